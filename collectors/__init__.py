@@ -1,0 +1,1 @@
+"""Collectors: receive logs, scans and sensor findings and turn them into ECS events."""

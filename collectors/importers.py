@@ -1,0 +1,137 @@
+"""One-shot import of files (``sentinel ingest``): pick the importer by content, store in batches.
+
+Each importer turns a file into events (structured formats) or raw lines (logs, normalised
+here). To support a new file type, add one ``Importer`` to ``IMPORTERS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collectors.dead_letters import dead_letter_document
+from collectors.line_import import OversizedLine, read_lines
+from collectors.normalize import Normalizer
+from collectors.records import RawRecord
+from sentinel.errors import CollectorError, ParseError, StoreError
+from sentinel.events import Event
+from sentinel.inventory import Inventory
+from sentinel.store.base import Store
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    dataset_hint: str | None = None
+    host_hint: str | None = None
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    path: str
+    importer: str = ""
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportContext:
+    normalizer: Normalizer
+    inventory: Inventory
+    store: Store
+    options: ImportOptions
+    on_progress: Callable[[int], None] | None = None
+
+
+Item = Event | RawRecord | OversizedLine
+
+
+@dataclass(frozen=True, slots=True)
+class Importer:
+    name: str
+    detect: Callable[[Path, bytes], bool]  # (path, first 4 KiB) -> is this mine?
+    read: Callable[[Path, ImportContext], Iterator[Item]]
+
+
+def _read_log_lines(path: Path, ctx: ImportContext) -> Iterator[Item]:
+    return read_lines(
+        path, dataset_hint=ctx.options.dataset_hint, host_hint=ctx.options.host_hint, on_progress=ctx.on_progress
+    )
+
+
+# First match wins; plain log lines are the fallback.
+IMPORTERS: list[Importer] = [
+    Importer("log lines", lambda path, head: True, _read_log_lines),
+]
+
+
+def register_importer(importer: Importer) -> None:
+    """Put a structured-format importer ahead of the plain-lines fallback."""
+    IMPORTERS.insert(len(IMPORTERS) - 1, importer)
+
+
+def choose_importer(path: Path) -> Importer:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise CollectorError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    for importer in IMPORTERS:
+        if importer.detect(path, head):
+            return importer
+    raise CollectorError(f"no importer for {path}")  # unreachable: the fallback accepts all
+
+
+def import_file(path: Path, ctx: ImportContext) -> ImportSummary:
+    """Import one file; malformed records become dead letters, nothing is dropped silently."""
+    importer = choose_importer(path)
+    summary = ImportSummary(path=str(path), importer=importer.name)
+    batch: list[Event] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        try:
+            result = ctx.store.write_events(batch)
+        except StoreError as exc:
+            summary.failed += len(batch)
+            summary.errors.append(str(exc))
+            batch.clear()
+            raise
+        summary.stored += result.created
+        summary.duplicates += result.duplicates
+        summary.failed += len(result.failed)
+        summary.errors.extend(f"{event_id}: {reason}" for event_id, reason in result.failed[:10])
+        batch.clear()
+
+    def dead_letter(record: RawRecord, reason: str) -> None:
+        doc_id, body, institution_id = dead_letter_document(record, reason)
+        try:
+            ctx.store.create_document("dead_letters", doc_id, body, institution_id=institution_id)
+            summary.dead_letters += 1
+        except StoreError:
+            summary.duplicates += 1  # the same bad line imported before: already kept
+
+    for item in importer.read(path, ctx):
+        summary.read += 1
+        if isinstance(item, Event):
+            batch.append(item)
+        elif isinstance(item, OversizedLine):
+            dead_letter(item.record, str(item))
+        else:
+            try:
+                batch.append(ctx.normalizer.normalize(item))
+            except ParseError as exc:
+                dead_letter(item, exc.message)
+        if len(batch) >= BATCH_SIZE:
+            flush()
+    flush()
+    return summary

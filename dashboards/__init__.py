@@ -1,0 +1,1 @@
+"""Dashboards: web pages, report layouts and Kibana saved objects."""

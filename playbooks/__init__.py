@@ -1,0 +1,1 @@
+"""Playbooks: the response to alerts (YAML definitions and their step actions)."""

@@ -1,0 +1,44 @@
+"""``create_app``: the one place the web service is put together (composition root).
+
+Everything the app uses (store, inventory) is built by the caller and handed in, so tests
+build a real app on a temporary store and talk to it in-process.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from dashboards.web import pages
+from sentinel import __version__
+from sentinel.api import events as events_api
+from sentinel.api import status as status_api
+from sentinel.api.errors import install_error_handlers
+from sentinel.config import Settings
+from sentinel.inventory import Inventory
+from sentinel.store.base import Store
+
+
+def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> FastAPI:
+    app = FastAPI(
+        title="Sentinel",
+        version=__version__,
+        description="Security monitoring and incident response for e-Government institutions.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.inventory = inventory
+    install_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        # Unauthenticated on purpose, for load balancers and probes: it says "up" and nothing else.
+        return JSONResponse({"status": "ok"})
+
+    app.include_router(events_api.router)
+    app.include_router(status_api.router)
+    pages.install(app)
+    return app

@@ -1,0 +1,74 @@
+"""The ``sentinel`` command line. Part of the composition root: it wires collectors to the core.
+
+Each command group lives in its own module with a ``register(app)`` function; to add one,
+write the module and name it in ``COMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sentinel.cli.context import CliState
+from sentinel.errors import SentinelError
+
+COMMAND_MODULES = ("init", "serve", "ingest", "search", "status", "tokens")
+
+app = typer.Typer(
+    name="sentinel",
+    help="Sentinel: security monitoring and incident response for e-Government institutions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", envvar="SENTINEL_CONFIG", help="Path to sentinel.yaml (default: ./sentinel.yaml)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = CliState(config_path=config)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"sentinel.cli.{_name}").register(app)
+
+
+def main() -> None:
+    """Console entry point: one clear line for Sentinel's own errors, exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except SentinelError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,64 @@
+"""``sentinel ingest FILE...``: import log files, scans, captures and Windows event logs once."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from collectors.importers import ImportContext, ImportOptions, ImportSummary, import_file
+from collectors.normalize import Normalizer
+from sentinel.cli.context import load_context
+from sentinel.errors import SentinelError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest")
+    def ingest(
+        ctx: typer.Context,
+        files: Annotated[list[Path], typer.Argument(help="Log files, nmap XML, pcap or EVTX files.")],
+        dataset: Annotated[str | None, typer.Option("--dataset", help="Dataset of every line, e.g. nginx.access.")] = None,
+        host: Annotated[str | None, typer.Option("--host", help="Host the lines come from, when they name none.")] = None,
+    ) -> None:
+        """Import files once, with a progress bar and a summary (read, stored, duplicates, dead letters)."""
+        state = load_context(ctx)
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise SentinelError(f"not a readable file: {', '.join(missing)}")
+        normalizer = Normalizer(
+            state.inventory, default_timezone=state.settings.timezone, observer_hostname=socket.gethostname()
+        )
+        options = ImportOptions(dataset_hint=dataset, host_hint=host)
+        console = Console(stderr=True)
+        summaries: list[ImportSummary] = []
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console,
+            transient=True,
+        ) as progress:
+            for path in files:
+                task = progress.add_task(path.name, total=path.stat().st_size)
+                import_ctx = ImportContext(
+                    normalizer=normalizer,
+                    inventory=state.inventory,
+                    store=state.store,
+                    options=options,
+                    on_progress=lambda n, task=task: progress.advance(task, n),
+                )
+                summaries.append(import_file(path, import_ctx))
+                progress.update(task, completed=path.stat().st_size)
+        table = Table(title="ingest summary")
+        for column in ("file", "type", "read", "stored", "duplicates", "dead letters", "failed"):
+            table.add_column(column, justify="left" if column in ("file", "type") else "right")
+        for s in summaries:
+            table.add_row(s.path, s.importer, str(s.read), str(s.stored), str(s.duplicates), str(s.dead_letters), str(s.failed))
+        Console().print(table)
+        for s in summaries:
+            for error in s.errors[:10]:
+                console.print(f"[red]{s.path}: {error}[/]")
+        if any(s.failed for s in summaries):
+            raise typer.Exit(1)

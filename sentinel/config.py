@@ -1,0 +1,317 @@
+"""Service configuration: ``sentinel.yaml`` plus ``SENTINEL_*`` environment overrides.
+
+Values are validated into typed models at start. Unknown keys are refused, and every error
+names the file, the line and the key. An environment variable overrides one key:
+``SENTINEL_STORE__BACKEND=elasticsearch`` sets ``store.backend`` (``__`` separates levels,
+values are read as YAML scalars so numbers and booleans work).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sentinel.errors import ConfigError, Location
+from sentinel.yamlfile import YamlDocument, validation_error_to_config_error
+
+ENV_PREFIX = "SENTINEL_"
+DEFAULT_TIMEZONE = "Africa/Dar_es_Salaam"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ElasticsearchSettings(Strict):
+    url: str = "http://localhost:9200"
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    index_prefix: str = "sentinel"
+    request_timeout: float = 30.0
+
+
+class StoreSettings(Strict):
+    backend: Literal["sqlite", "elasticsearch"] = "sqlite"
+    retention_days: int = Field(default=90, ge=1)
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+
+
+class SyslogListener(Strict):
+    protocol: Literal["udp", "tcp"]
+    host: str = "0.0.0.0"
+    port: int = Field(ge=0, le=65535)
+    max_line_bytes: int = Field(default=65536, ge=1024)
+
+
+class FileSource(Strict):
+    path: Path
+    dataset: str | None = None  # None: decided by the parsers per line
+    host: str | None = None  # hostname to attribute lines to when the line names none
+
+
+class HttpListener(Strict):
+    enabled: bool = True
+
+
+class Listeners(Strict):
+    syslog: list[SyslogListener] = []
+    files: list[FileSource] = []
+    http: HttpListener = HttpListener()
+
+
+class SpoolSettings(Strict):
+    # "batch" flushes every batch to the OS and fsyncs on an interval: a killed process loses
+    # nothing; "always" also survives power loss at a throughput cost.
+    fsync: Literal["always", "batch", "never"] = "batch"
+    fsync_interval_seconds: float = Field(default=1.0, gt=0)
+    segment_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    batch_size: int = Field(default=5000, ge=1)
+    batch_wait_seconds: float = Field(default=0.05, ge=0)
+
+
+class ApiSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None  # base URL used in links inside notices
+
+
+class SmtpSettings(Strict):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: str | None = None
+    sender: str = "sentinel@localhost"
+    timeout: float = 10.0
+
+
+class SlackSettings(Strict):
+    token: str | None = None
+    webhook_url: str | None = None
+    channel: str | None = None
+    base_url: str | None = None  # Web API base; a test points it at a local server
+
+
+class SensorSettings(Strict):
+    """The packet sensor (``sentinel sensor``, ``sentinel ingest FILE.pcap``): detectors and their limits.
+
+    Windows run on packet timestamps, so a capture replayed later finds what live capture found.
+    """
+
+    detectors: list[Literal["portscan", "arp_spoof", "dns_abuse", "cleartext_creds"]] = [
+        "portscan",
+        "arp_spoof",
+        "dns_abuse",
+        "cleartext_creds",
+    ]
+    # Every per-source/per-key table of every detector holds at most this many entries (LRU).
+    max_tracked: int = Field(default=10_000, ge=16)
+    portscan_window_seconds: float = Field(default=60.0, gt=0)
+    portscan_min_ports: int = Field(default=25, ge=2)  # distinct ports on one host: port scan
+    portscan_min_hosts: int = Field(default=25, ge=2)  # distinct hosts on one port: host sweep
+    # (host, port) pairs remembered across all sources; bounds the scan tables' memory.
+    portscan_max_pairs: int = Field(default=1_000_000, ge=1024)
+    arp_window_seconds: float = Field(default=60.0, gt=0)
+    arp_gratuitous_threshold: int = Field(default=20, ge=2)
+    dns_window_seconds: float = Field(default=60.0, gt=0)
+    dns_long_name_length: int = Field(default=100, ge=16, le=255)
+    dns_entropy_min_label_length: int = Field(default=24, ge=8, le=63)
+    dns_entropy_threshold: float = Field(default=3.8, gt=0, le=6)
+    dns_nxdomain_threshold: int = Field(default=20, ge=2)
+    dns_blocklist: Path | None = None  # None: the blocklist shipped with the sensor
+    cleartext_window_seconds: float = Field(default=300.0, gt=0)
+    cleartext_http_ports: list[Annotated[int, Field(ge=1, le=65535)]] = [80, 8000, 8008, 8080, 8888]
+    snaplen: int = Field(default=65535, ge=256, le=262144)
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class ScanSettings(Strict):
+    """Network scans (``sentinel scan``, scheduled per institution): profiles, schedules, limits, policy.
+
+    Profiles use a fixed vocabulary; the collector builds nmap's arguments from these typed
+    fields only, never from free text. The nested models keep the scan vocabulary in one place.
+    """
+
+    class Profile(Strict):
+        kind: Literal["discovery", "services", "tls", "full"]
+        top_ports: int = Field(default=100, ge=1, le=65535)  # services: nmap --top-ports
+        ports: list[Port] = []  # services/tls: an explicit list instead of top ports
+        timing: int = Field(default=4, ge=0, le=5)  # -T0 .. -T5
+        max_rate: int | None = Field(default=None, ge=1, le=100_000)  # packets per second
+        host_timeout_seconds: int | None = Field(default=None, ge=1, le=86_400)  # None: ScanSettings default
+        max_retries: int | None = Field(default=None, ge=0, le=10)
+        skip_host_discovery: bool = False  # -Pn: for hosts that drop pings
+        resolve_names: bool = False  # reverse DNS of every address (-n when off)
+
+    class Schedule(Strict):
+        institution: str = "*"  # an institution id, or "*" for every institution
+        profile: str
+        cron: str = "nightly"  # "nightly", "weekly", or a 5-field crontab line, in the institution's time zone
+
+    class Forbidden(Strict):
+        ports: list[Port] = []
+        names: list[str] = []  # nmap service names (``-sV``), matched on any port
+
+    class InstitutionPolicy(Strict):
+        allow: list[str] = []  # forbidden-service labels this institution may expose (documented exception)
+        forbid: dict[str, ScanSettings.Forbidden] = {}  # extra labels for this institution only
+
+    profiles: dict[str, Profile] = {
+        "discovery": Profile(kind="discovery"),
+        "services": Profile(kind="services", top_ports=100),
+        "tls": Profile(kind="tls", ports=[443, 465, 636, 853, 993, 995, 8443]),
+        "full": Profile(kind="full", timing=3),
+    }
+    schedules: list[Schedule] = []
+    max_parallel: int = Field(default=2, ge=1, le=32)  # nmap processes at once, across all scans
+    host_timeout_seconds: int = Field(default=900, ge=1, le=86_400)
+    scan_timeout_seconds: int = Field(default=6 * 3600, ge=10)  # one nmap process, wall clock
+    forbidden_services: dict[str, Forbidden] = {
+        "telnet": Forbidden(ports=[23], names=["telnet"]),
+        "ftp": Forbidden(ports=[21], names=["ftp"]),
+        "smb": Forbidden(ports=[139, 445], names=["microsoft-ds", "netbios-ssn"]),
+        "rdp": Forbidden(ports=[3389], names=["ms-wbt-server"]),
+        "mssql": Forbidden(ports=[1433], names=["ms-sql-s"]),
+        "mysql": Forbidden(ports=[3306], names=["mysql"]),
+        "postgresql": Forbidden(ports=[5432], names=["postgresql"]),
+        "oracle": Forbidden(ports=[1521], names=["oracle-tns"]),
+        "mongodb": Forbidden(ports=[27017], names=["mongodb", "mongod"]),
+        "redis": Forbidden(ports=[6379], names=["redis"]),
+    }
+    institution_policies: dict[str, InstitutionPolicy] = {}
+    cert_warning_days: int = Field(default=30, ge=1, le=365)
+    eol_file: Path | None = None  # None: the end-of-life list shipped with the collector
+    raw_xml_max_bytes: int = Field(default=2 * 1024 * 1024, ge=4096)  # raw nmap XML kept per scan
+
+
+ScanSettings.model_rebuild()
+
+
+class DetectSettings(Strict):
+    """The scheduled detection engine: where rules are and how windows are run (seconds)."""
+
+    rules_dirs: list[Path] = []  # extra rule folders, after the shipped pack; relative to the config file
+    builtin_rules: bool = True  # load the pack shipped in sentinel/detect/rules
+    disabled_rules: list[str] = []  # rule ids or names not to run
+    interval_seconds: int = Field(default=60, ge=1)
+    lookback_seconds: int = Field(default=300, ge=0)  # late events this old still match
+    ingest_delay_seconds: int = Field(default=30, ge=0)  # windows end this long before now
+    realert_seconds: int = Field(default=3600, ge=1)  # one alert per rule, key and this window
+    max_windows_per_run: int = Field(default=60, ge=1)  # bounded catch-up work per step
+    max_run_seconds: float = Field(default=60.0, gt=0)  # a slower rule run is stopped and reported
+    sample_event_ids: int = Field(default=20, ge=1, le=1000)  # matching event ids kept per alert
+
+
+class Settings(Strict):
+    data_dir: Path = Path("./data")
+    timezone: str = DEFAULT_TIMEZONE
+    inventory: Path = Path("inventory.yaml")
+    store: StoreSettings = StoreSettings()
+    listeners: Listeners = Listeners()
+    spool: SpoolSettings = SpoolSettings()
+    api: ApiSettings = ApiSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    slack: SlackSettings = SlackSettings()
+    sensor: SensorSettings = SensorSettings()
+    scan: ScanSettings = ScanSettings()
+    detect: DetectSettings = DetectSettings()
+    # Source of this configuration, for messages; not a user setting.
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        check_timezone(value)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def inventory_path(self) -> Path:
+        if self.inventory.is_absolute() or self.source_path is None:
+            return self.inventory
+        return self.source_path.parent / self.inventory
+
+    def resolved_data_dir(self) -> Path:
+        if self.data_dir.is_absolute() or self.source_path is None:
+            return self.data_dir
+        return self.source_path.parent / self.data_dir
+
+
+def check_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[tuple[str, ...], Any]]:
+    found: dict[str, tuple[tuple[str, ...], Any]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
+            continue
+        key_path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part)
+        if not key_path:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        found[name] = (key_path, value)
+    return found
+
+
+# Variables that steer tools and tests, not the service configuration.
+_NOT_SETTINGS = frozenset({"SENTINEL_CONFIG", "SENTINEL_TEST_DATA", "SENTINEL_TEST_ES_URL"})
+
+
+def _apply(data: dict[str, Any], key_path: tuple[str, ...], value: Any) -> None:
+    node = data
+    for part in key_path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[key_path[-1]] = value
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate settings from a YAML file (optional) and the environment."""
+    environ = os.environ if environ is None else environ
+    if path is not None:
+        doc = YamlDocument.load(path)
+    else:
+        doc = YamlDocument.parse("{}", "<defaults>")
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a mapping of keys to values", Location(doc.path, 1))
+    overrides = _env_overrides(environ)
+    for key_path, value in overrides.values():
+        _apply(data, key_path, value)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        # An error in an overridden key is the environment's fault: say so.
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err.get("loc", ()))
+            for env_name, (key_path, _) in overrides.items():
+                if loc[: len(key_path)] == key_path:
+                    msg = "unknown key" if err.get("type") == "extra_forbidden" else err.get("msg")
+                    raise ConfigError(f"{msg} (set by environment variable {env_name})", doc.location(key_path)) from exc
+        raise validation_error_to_config_error(doc, exc) from exc
+    if path is not None:
+        settings = settings.model_copy(update={"source_path": Path(path).resolve()})
+    return settings

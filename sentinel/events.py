@@ -1,0 +1,144 @@
+"""ECS events: the one shape every collector produces and every store keeps.
+
+An event is a nested Elastic Common Schema document (``doc``) plus the few values the
+store indexes (id, time, dataset, institution). The id is deterministic: the same line
+from the same origin always gets the same id, so storing it again is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+UNATTRIBUTED = "unattributed"  # tag for events no institution owns
+
+
+def make_event_id(origin: str, raw: bytes | str) -> str:
+    """A stable 128-bit id from where a record came from and its exact bytes."""
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+    h = hashlib.blake2b(data, digest_size=16, person=b"sentinel-ev1")
+    h.update(b"\x1f" + origin.encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def format_timestamp(ts: datetime) -> str:
+    """ECS ``@timestamp``: UTC, millisecond precision, ``Z`` suffix."""
+    if ts.tzinfo is None:
+        raise ValueError("event timestamps must be timezone-aware")
+    ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp (``Z`` or offset); naive values are taken as UTC."""
+    ts = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def to_millis(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def from_millis(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def get_field(doc: Mapping[str, Any], name: str) -> Any:
+    """Read a dotted ECS field (``source.ip``) from a nested document; None when absent."""
+    if name in doc:  # top-level names with dots, e.g. "@timestamp"
+        return doc[name]
+    node: Any = doc
+    for part in name.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+        if node is None:
+            return None
+    return node
+
+
+def set_field(doc: dict[str, Any], name: str, value: Any) -> None:
+    """Write a dotted ECS field into a nested document, creating parents."""
+    parts = name.split(".")
+    node = doc
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def flatten(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (dotted name, leaf value) pairs; lists are leaves."""
+    for key, value in doc.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+@dataclass(slots=True)
+class Event:
+    """One ECS event. ``doc`` is the stored document; the other fields mirror it for indexing."""
+
+    id: str
+    timestamp: datetime
+    dataset: str
+    doc: dict[str, Any] = field(repr=False)
+
+    @property
+    def organization_id(self) -> str | None:
+        org = self.doc.get("organization")
+        return org.get("id") if isinstance(org, dict) else None
+
+    @property
+    def message(self) -> str | None:
+        value = self.doc.get("message")
+        return value if isinstance(value, str) else None
+
+    @property
+    def timestamp_ms(self) -> int:
+        return to_millis(self.timestamp)
+
+    def get(self, name: str) -> Any:
+        return get_field(self.doc, name)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Event:
+        """Rebuild an event from a stored ECS document."""
+        event = doc.get("event") or {}
+        return cls(
+            id=str(event["id"]),
+            timestamp=parse_timestamp(doc["@timestamp"]),
+            dataset=str(event.get("dataset") or "unknown"),
+            doc=doc,
+        )
+
+
+def new_event(
+    *,
+    event_id: str,
+    timestamp: datetime,
+    dataset: str,
+    fields: dict[str, Any],
+    ingested: datetime | None = None,
+) -> Event:
+    """Build an event, filling the ECS fields every event must have."""
+    doc = fields
+    doc["@timestamp"] = format_timestamp(timestamp)
+    ev = doc.get("event")
+    if not isinstance(ev, dict):
+        ev = {}
+        doc["event"] = ev
+    ev["id"] = event_id
+    ev["dataset"] = dataset
+    ev.setdefault("module", dataset.split(".", 1)[0])
+    ev["ingested"] = format_timestamp(ingested or datetime.now(UTC))
+    doc.setdefault("ecs", {"version": "8.11.0"})
+    return Event(id=event_id, timestamp=timestamp, dataset=dataset, doc=doc)

@@ -1,0 +1,36 @@
+"""The scheduler wiring: which periodic jobs ``sentinel serve`` runs (composition root)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from sentinel.config import Settings
+from sentinel.inventory import Inventory
+from sentinel.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def apply_retention(store: Store, retention_days: int, now: datetime | None = None) -> int:
+    """LOG-02: drop events older than the configured retention."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    removed = store.delete_events_before(cutoff)
+    if removed:
+        log.info("retention removed %s event(s) older than %s", removed, cutoff.isoformat())
+    return removed
+
+
+def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler.add_job(
+        apply_retention,
+        "interval",
+        hours=1,
+        args=[store, settings.store.retention_days],
+        id="retention",
+        next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+    )
+    return scheduler

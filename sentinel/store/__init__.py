@@ -1,0 +1,38 @@
+"""Store backends behind one contract (``base.Store``); ``open_store`` picks one from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sentinel.config import Settings
+from sentinel.errors import ConfigError
+from sentinel.store.base import Document, EventQuery, FieldFilter, Scope, SearchResult, Store, WriteResult
+
+
+def _sqlite(settings: Settings) -> Store:
+    from sentinel.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.resolved_data_dir() / "sentinel.db")
+
+
+def _elasticsearch(settings: Settings) -> Store:
+    from sentinel.store.elastic import ElasticStore
+
+    return ElasticStore.from_settings(settings.store.elasticsearch)
+
+
+# The one place a backend is registered.
+BACKENDS: dict[str, Callable[[Settings], Store]] = {"sqlite": _sqlite, "elasticsearch": _elasticsearch}
+
+
+def open_store(settings: Settings) -> Store:
+    try:
+        factory = BACKENDS[settings.store.backend]
+    except KeyError as exc:
+        raise ConfigError(f"unknown store backend {settings.store.backend!r}") from exc
+    store = factory(settings)
+    store.setup()
+    return store
+
+
+__all__ = ["BACKENDS", "Document", "EventQuery", "FieldFilter", "Scope", "SearchResult", "Store", "WriteResult", "open_store"]
