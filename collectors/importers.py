@@ -15,7 +15,7 @@ from collectors.dead_letters import dead_letter_document
 from collectors.line_import import OversizedLine, read_lines
 from collectors.normalize import Normalizer
 from collectors.records import RawRecord
-from sentinel.errors import CollectorError, ParseError, StoreError
+from sentinel.errors import CollectorError, ConflictError, ParseError, StoreError
 from sentinel.events import Event
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
@@ -117,7 +117,7 @@ def import_file(path: Path, ctx: ImportContext) -> ImportSummary:
         try:
             ctx.store.create_document("dead_letters", doc_id, body, institution_id=institution_id)
             summary.dead_letters += 1
-        except StoreError:
+        except ConflictError:
             summary.duplicates += 1  # the same bad line imported before: already kept
 
     for item in importer.read(path, ctx):

@@ -28,8 +28,10 @@ def format_timestamp(ts: datetime) -> str:
     """ECS ``@timestamp``: UTC, millisecond precision, ``Z`` suffix."""
     if ts.tzinfo is None:
         raise ValueError("event timestamps must be timezone-aware")
-    ts = ts.astimezone(UTC)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    # isoformat is C and about twice as fast as strftime; this runs three times per ingested event.
+    return ts.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def parse_timestamp(value: str) -> datetime:

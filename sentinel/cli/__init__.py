@@ -56,7 +56,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SentinelError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # Plain write: a rich console would wrap a long path over several lines.
+        sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -24,6 +26,7 @@ def register(app: typer.Typer) -> None:
         files: Annotated[list[Path], typer.Argument(help="Log files, nmap XML, pcap or EVTX files.")],
         dataset: Annotated[str | None, typer.Option("--dataset", help="Dataset of every line, e.g. nginx.access.")] = None,
         host: Annotated[str | None, typer.Option("--host", help="Host the lines come from, when they name none.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON, one file per line.")] = False,
     ) -> None:
         """Import files once, with a progress bar and a summary (read, stored, duplicates, dead letters)."""
         state = load_context(ctx)
@@ -51,6 +54,12 @@ def register(app: typer.Typer) -> None:
                 )
                 summaries.append(import_file(path, import_ctx))
                 progress.update(task, completed=path.stat().st_size)
+        if as_json:
+            for s in summaries:
+                typer.echo(orjson.dumps(dataclasses.asdict(s)).decode())
+            if any(s.failed for s in summaries):
+                raise typer.Exit(1)
+            return
         table = Table(title="ingest summary")
         for column in ("file", "type", "read", "stored", "duplicates", "dead letters", "failed"):
             table.add_column(column, justify="left" if column in ("file", "type") else "right")

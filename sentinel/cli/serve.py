@@ -10,13 +10,9 @@ from typing import Annotated
 
 import orjson
 import typer
-import uvicorn
 from rich.console import Console
 
-from collectors.runtime import CollectorRuntime
-from sentinel.app import create_app
 from sentinel.cli.context import load_context
-from sentinel.jobs import build_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +25,13 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int | None, typer.Option("--port", help="API port (default from config; 0 = any free).")] = None,
     ) -> None:
         """Run the collectors, the scheduled jobs and the web UI/API until stopped (Ctrl-C or SIGTERM)."""
+        # Imported here so the other commands start fast.
+        import uvicorn
+
+        from collectors.runtime import CollectorRuntime
+        from sentinel.app import create_app
+        from sentinel.jobs import build_scheduler
+
         state = load_context(ctx)
         settings, inventory, store = state.settings, state.inventory, state.store
         data_dir = settings.resolved_data_dir()

@@ -18,7 +18,7 @@ def _sqlite(settings: Settings) -> Store:
 def _elasticsearch(settings: Settings) -> Store:
     from sentinel.store.elastic import ElasticStore
 
-    return ElasticStore.from_settings(settings.store.elasticsearch)
+    return ElasticStore.from_settings(settings.store.elasticsearch, retention_days=settings.store.retention_days)
 
 
 # The one place a backend is registered.

@@ -31,7 +31,9 @@ def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
 
 
 def test_bad_value_points_at_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "listeners:\n  syslog:\n    - {protocol: udp, port: 5514}\n    - {protocol: sctp, port: 1}\n")
+    path = write(
+        tmp_path, "listeners:\n  syslog:\n    - {protocol: udp, port: 5514}\n    - {protocol: sctp, port: 1}\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_settings(path, environ={})
     assert info.value.location is not None

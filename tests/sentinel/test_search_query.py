@@ -3,7 +3,9 @@ from sentinel.store.base import FieldFilter
 
 
 def test_fields_words_prefix_negation_exists() -> None:
-    q = parse_search('source.ip:10.0.0.1 "invalid user" -user.name:root url.path:/admin* host.hostname:* event.dataset:system.auth x:404')
+    q = parse_search(
+        'source.ip:10.0.0.1 "invalid user" -user.name:root url.path:/admin* host.hostname:* event.dataset:system.auth x:404'
+    )
     assert q.text == "invalid user"
     assert q.datasets == ("system.auth",)
     assert FieldFilter("source.ip", "eq", "10.0.0.1") in q.filters

@@ -1,0 +1,85 @@
+"""The CLI in-process (typer's runner) on real files and a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from sentinel.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    runner = CliRunner()
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "configuration and inventory are valid" in result.output
+    return tmp_path / "sentinel.yaml"
+
+
+def run(config: Path, *args: str) -> object:
+    return CliRunner().invoke(app, ["--config", str(config), *args], catch_exceptions=False)
+
+
+def summary(result: object) -> dict:  # type: ignore[type-arg]
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    return orjson.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[attr-defined,no-any-return]
+
+
+def test_init_does_not_overwrite(config: Path) -> None:
+    config.write_text(config.read_text() + "\n# mine\n")
+    result = CliRunner().invoke(app, ["init", str(config.parent)])
+    assert "kept existing" in result.output
+    assert config.read_text().endswith("# mine\n")
+
+
+def test_ingest_twice_stores_once_and_keeps_bad_lines(config: Path) -> None:
+    first = summary(run(config, "ingest", "--json", str(FIXTURES / "auth.log")))
+    # 6 lines: 5 events and one line of binary garbage kept as a dead letter
+    assert (first["read"], first["stored"], first["duplicates"], first["dead_letters"]) == (6, 5, 0, 1)
+    second = summary(run(config, "ingest", "--json", str(FIXTURES / "auth.log")))
+    # the garbage line is already kept: counted as a duplicate, not a second dead letter
+    assert (second["read"], second["stored"], second["duplicates"], second["dead_letters"]) == (6, 0, 6, 0)
+    count = run(config, "search", "", "--since", "3650d", "--count")
+    assert count.output.strip() == "5"  # type: ignore[attr-defined]
+    failed = run(config, "search", "source.ip:203.0.113.9", "--since", "3650d", "--json")
+    docs = [orjson.loads(line) for line in failed.output.splitlines()]  # type: ignore[attr-defined]
+    assert len(docs) == 2
+    assert {d["user"]["name"] for d in docs} == {"admin", "root"}
+
+
+def test_bad_config_is_one_clear_line(tmp_path: Path) -> None:
+    from subprocess import run as sh
+
+    bad = tmp_path / "sentinel.yaml"
+    bad.write_text("store:\n  backend: sqlite\n  colour: blue\n")
+    sentinel = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "sentinel"
+    result = sh([str(sentinel), "--config", str(bad), "status"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{bad}:3 (store.colour): unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_file_and_unknown_institution(config: Path) -> None:
+    from sentinel.errors import SentinelError
+
+    with pytest.raises(SentinelError, match="not a readable file"):
+        run(config, "ingest", "/nonexistent/file.log")
+    with pytest.raises(SentinelError, match="unknown institution"):
+        run(config, "search", "", "--institution", "nasa")
+
+
+@pytest.mark.shared_data
+def test_ingest_openssh_2k(config: Path, shared_data: Path) -> None:
+    log = shared_data / "loghub" / "OpenSSH_2k.log"
+    first = summary(run(config, "ingest", "--json", str(log)))
+    assert (first["read"], first["stored"], first["duplicates"], first["dead_letters"]) == (2000, 2000, 0, 0)
+    second = summary(run(config, "ingest", "--json", str(log)))
+    assert (second["read"], second["stored"], second["duplicates"], second["dead_letters"]) == (2000, 0, 2000, 0)
+    count = run(config, "search", "", "--since", "3650d", "--count")
+    assert count.output.strip() == "2000"  # type: ignore[attr-defined]
