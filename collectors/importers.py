@@ -15,6 +15,7 @@ from collectors.dead_letters import dead_letter_document
 from collectors.line_import import OversizedLine, read_lines
 from collectors.normalize import Normalizer
 from collectors.records import RawRecord
+from sentinel.config import Settings
 from sentinel.errors import CollectorError, ConflictError, ParseError, StoreError
 from sentinel.events import Event
 from sentinel.inventory import Inventory
@@ -44,6 +45,7 @@ class ImportSummary:
 
 @dataclass(frozen=True, slots=True)
 class ImportContext:
+    settings: Settings
     normalizer: Normalizer
     inventory: Inventory
     store: Store
@@ -67,15 +69,36 @@ def _read_log_lines(path: Path, ctx: ImportContext) -> Iterator[Item]:
     )
 
 
-# First match wins; plain log lines are the fallback.
+def _is_capture(path: Path, head: bytes) -> bool:
+    from collectors.sensor.capture_reader import is_capture
+
+    return is_capture(head)
+
+
+def _read_capture(path: Path, ctx: ImportContext) -> Iterator[Item]:
+    from collectors.sensor.pcap_import import findings_from_pcap
+
+    return findings_from_pcap(path, ctx.settings.sensor, ctx.inventory)
+
+
+def _is_nmap_xml(path: Path, head: bytes) -> bool:
+    from collectors.scan.xml_import import is_nmap_xml
+
+    return is_nmap_xml(head)
+
+
+def _read_nmap_xml(path: Path, ctx: ImportContext) -> Iterator[Item]:
+    from collectors.scan.xml_import import events_from_file
+
+    return events_from_file(path, ctx.settings.scan, ctx.inventory)
+
+
+# First match wins; plain log lines are the fallback, last.
 IMPORTERS: list[Importer] = [
+    Importer("packet capture", _is_capture, _read_capture),
+    Importer("nmap XML", _is_nmap_xml, _read_nmap_xml),
     Importer("log lines", lambda path, head: True, _read_log_lines),
 ]
-
-
-def register_importer(importer: Importer) -> None:
-    """Put a structured-format importer ahead of the plain-lines fallback."""
-    IMPORTERS.insert(len(IMPORTERS) - 1, importer)
 
 
 def choose_importer(path: Path) -> Importer:

@@ -1,0 +1,1 @@
+"""The nmap scan collector: validated targets, fixed-vocabulary profiles, XML → ECS events, diffs, policy."""
