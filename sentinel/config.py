@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sentinel.errors import ConfigError, Location
 from sentinel.yamlfile import YamlDocument, validation_error_to_config_error
@@ -188,6 +189,8 @@ class ScanSettings(Strict):
         "oracle": Forbidden(ports=[1521], names=["oracle-tns"]),
         "mongodb": Forbidden(ports=[27017], names=["mongodb", "mongod"]),
         "redis": Forbidden(ports=[6379], names=["redis"]),
+        "vnc": Forbidden(ports=[5900], names=["vnc"]),
+        "elasticsearch": Forbidden(ports=[9200], names=["elasticsearch"]),
     }
     institution_policies: dict[str, InstitutionPolicy] = {}
     cert_warning_days: int = Field(default=30, ge=1, le=365)
@@ -213,6 +216,101 @@ class DetectSettings(Strict):
     sample_event_ids: int = Field(default=20, ge=1, le=1000)  # matching event ids kept per alert
 
 
+def _duration(value: Any) -> Any:
+    """``15m``/``4h``/``1d`` as people write them; a bare number is seconds."""
+    if isinstance(value, str):
+        from sentinel.durations import parse_duration
+
+        return parse_duration(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class IncidentSettings(Strict):
+    """Incidents: SLA targets per severity, the default attach window, the on-call list.
+
+    SLA defaults follow REFERENCE-controls.md for acknowledgement (critical 15 min, high 1 h,
+    medium 4 h, low 1 business day, taken as 24 h: no business calendar). Resolution targets are
+    our proposal until the authority sets its own: critical 1 day, high 3 days, medium 7 days,
+    low 30 days. Both are measured from the moment the incident was opened.
+    """
+
+    class Acknowledge(Strict):
+        critical: Duration = timedelta(minutes=15)
+        high: Duration = timedelta(hours=1)
+        medium: Duration = timedelta(hours=4)
+        low: Duration = timedelta(hours=24)
+
+    class Resolve(Strict):
+        critical: Duration = timedelta(days=1)
+        high: Duration = timedelta(days=3)
+        medium: Duration = timedelta(days=7)
+        low: Duration = timedelta(days=30)
+
+    class Sla(Strict):
+        acknowledge: IncidentSettings.Acknowledge = Field(default_factory=lambda: IncidentSettings.Acknowledge())
+        resolve: IncidentSettings.Resolve = Field(default_factory=lambda: IncidentSettings.Resolve())
+
+    sla: Sla = Field(default_factory=lambda: IncidentSettings.Sla())
+    attach_window: Duration = timedelta(hours=24)  # an alert joins the open incident with its key seen this recently
+    on_call: list[str] = []  # analyst names for round-robin assignment by playbooks
+
+
+IncidentSettings.Sla.model_rebuild()
+IncidentSettings.model_rebuild()
+
+
+class NotifySettings(Strict):
+    """Notices (outbox): who the SOC is on each channel, signed webhooks, retries, acknowledgement links."""
+
+    class Retry(Strict):
+        max_attempts: int = Field(default=8, ge=1, le=100)  # then the notice is ``dead``
+        base_seconds: float = Field(default=30.0, gt=0)  # first retry after about this long, doubling
+        max_seconds: float = Field(default=3600.0, gt=0)  # the doubling stops here
+        jitter: float = Field(default=0.5, ge=0, le=1)  # up to this fraction of a delay is random
+        claim_seconds: float = Field(default=300.0, gt=0)  # a worker that died holds a notice this long
+
+    class Webhook(Strict):
+        url: str = Field(pattern=r"^https?://")
+        secret: str | None = Field(default=None, min_length=16)  # None: ``webhook_secret``
+
+    slack_channel: str | None = None  # the SOC channel; None: ``slack.channel``
+    soc_emails: list[str] = []  # SOC managers: escalations and SLA breaches by email
+    soc_language: Literal["en", "sw"] = "en"
+    webhooks: dict[str, Webhook] = {}  # named receivers, e.g. another government system
+    webhook_secret: str | None = Field(default=None, min_length=16)
+    contact_roles: list[Literal["security", "ict_officer", "manager", "other"]] = ["security", "ict_officer"]
+    retry: Retry = Retry()
+    ack_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 90)
+    poll_seconds: float = Field(default=5.0, gt=0)  # how often ``serve`` delivers due notices
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _webhooks_signed(self) -> NotifySettings:
+        unsigned = [name for name, hook in self.webhooks.items() if not (hook.secret or self.webhook_secret)]
+        if unsigned:
+            raise ValueError(f"webhook(s) {', '.join(unsigned)} need a secret (or set webhook_secret)")
+        return self
+
+
+NotifySettings.model_rebuild()
+
+
+class PlaybookSettings(Strict):
+    """The response: which playbooks run and how often the response jobs of ``sentinel serve`` run (seconds)."""
+
+    dirs: list[Path] = []  # extra playbook folders, after the shipped library; relative to the config file
+    builtin: bool = True  # load the library shipped in playbooks/library
+    disabled: list[str] = []  # playbook ids not to run
+    interval_seconds: float = Field(default=5.0, gt=0)  # new or updated alerts are run through playbooks
+    escalation_interval_seconds: float = Field(default=30.0, gt=0)  # due escalate_after steps, waiting runs
+    sla_interval_seconds: float = Field(default=60.0, gt=0)  # SLA breach check
+    batch_size: int = Field(default=100, ge=1, le=10_000)  # alerts per run of the job
+    max_failures: int = Field(default=5, ge=1, le=100)  # a failing run is retried this often, then left to analysts
+
+
 class Settings(Strict):
     data_dir: Path = Path("./data")
     timezone: str = DEFAULT_TIMEZONE
@@ -226,6 +324,9 @@ class Settings(Strict):
     sensor: SensorSettings = SensorSettings()
     scan: ScanSettings = ScanSettings()
     detect: DetectSettings = DetectSettings()
+    notify: NotifySettings = NotifySettings()
+    incidents: IncidentSettings = IncidentSettings()
+    playbooks: PlaybookSettings = PlaybookSettings()
     # Source of this configuration, for messages; not a user setting.
     source_path: Path | None = Field(default=None, exclude=True)
 
@@ -310,7 +411,9 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
             for env_name, (key_path, _) in overrides.items():
                 if loc[: len(key_path)] == key_path:
                     msg = "unknown key" if err.get("type") == "extra_forbidden" else err.get("msg")
-                    raise ConfigError(f"{msg} (set by environment variable {env_name})", doc.location(key_path)) from exc
+                    raise ConfigError(
+                        f"{msg} (set by environment variable {env_name})", doc.location(key_path)
+                    ) from exc
         raise validation_error_to_config_error(doc, exc) from exc
     if path is not None:
         settings = settings.model_copy(update={"source_path": Path(path).resolve()})

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from collectors.scan.schedule import add_scan_jobs
+
 from sentinel.config import Settings
+from sentinel.detect.engine import DetectionEngine
+from sentinel.detect.health import HealthRecorder
+from sentinel.detect.rule_pack import pack_from_settings
+from sentinel.detect.scheduler import add_detection_jobs
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
 
@@ -33,4 +39,12 @@ def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> B
         id="retention",
         next_run_time=datetime.now(UTC) + timedelta(minutes=1),
     )
+    pack = pack_from_settings(settings)
+    for error in pack.errors:
+        log.error("rule not loaded: %s", error)
+    engine = DetectionEngine(store, pack, settings.detect, inventory, health=HealthRecorder(store))
+    jobs = add_detection_jobs(scheduler, engine)
+    log.info("detection: %d rule job(s) scheduled, %d rule file error(s)", len(jobs), len(pack.errors))
+    scans = add_scan_jobs(scheduler, settings, inventory, store)
+    log.info("scanning: %d scheduled scan job(s)", len(scans))
     return scheduler

@@ -18,7 +18,7 @@ from rich.console import Console
 from sentinel.cli.context import CliState
 from sentinel.errors import SentinelError
 
-COMMAND_MODULES = ("init", "serve", "ingest", "search", "status", "tokens")
+COMMAND_MODULES = ("init", "serve", "ingest", "search", "status", "tokens", "sensor", "scan", "rules", "detect")
 
 app = typer.Typer(
     name="sentinel",
@@ -35,7 +35,9 @@ def _global_options(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", envvar="SENTINEL_CONFIG", help="Path to sentinel.yaml (default: ./sentinel.yaml)."),
+        typer.Option(
+            "--config", "-c", envvar="SENTINEL_CONFIG", help="Path to sentinel.yaml (default: ./sentinel.yaml)."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
 ) -> None:
@@ -54,7 +56,10 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Console entry point: one clear line for Sentinel's own errors, exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of typer.Exit.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SentinelError as exc:
         # Plain write: a rich console would wrap a long path over several lines.
         sys.stderr.write(f"error: {exc}\n")

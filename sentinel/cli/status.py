@@ -40,7 +40,18 @@ def register(app: typer.Typer) -> None:
             )
         else:
             console.print("collector: no running service has reported yet")
-        for title, rows in (("datasets (last hour)", report.datasets_last_hour), ("hosts (last hour)", report.hosts_last_hour)):
+        console.print(f"rules: {report.rules_ok} of {report.rules_total} healthy")
+        if report.rule_problems:
+            problems = Table(title="rules needing attention")
+            for column in ("rule", "status", "detail"):
+                problems.add_column(column, overflow="fold")
+            for p in report.rule_problems:
+                problems.add_row(f"{p.title} ({p.rule_id})", p.status, p.detail or "")
+            console.print(problems)
+        for title, rows in (
+            ("datasets (last hour)", report.datasets_last_hour),
+            ("hosts (last hour)", report.hosts_last_hour),
+        ):
             table = Table(title=title)
             table.add_column("source")
             table.add_column("events", justify="right")

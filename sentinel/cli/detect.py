@@ -1,0 +1,64 @@
+"""``sentinel detect``: back-test rules over a past range; prints alerts, stores and notifies nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sentinel.cli.context import load_context
+from sentinel.detect.engine import backtest
+from sentinel.detect.rule_pack import pack_from_settings, parse_duration
+from sentinel.errors import SentinelError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("detect")
+    def detect(
+        ctx: typer.Context,
+        since: Annotated[str, typer.Option("--since", help="How far back: 1h, 7d.")] = "1d",
+        rule: Annotated[
+            list[str] | None, typer.Option("--rule", help="Rule id, name or file stem (repeatable).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One alert per line as JSON.")] = False,
+    ) -> None:
+        """Run rules over past events once and print the alerts they would raise."""
+        state = load_context(ctx)
+        try:
+            seconds = parse_duration(since)
+        except ValueError as exc:
+            raise SentinelError(str(exc)) from exc
+        pack = pack_from_settings(state.settings)
+        wanted = None
+        if rule:
+            wanted = []
+            for name in rule:
+                found = pack.get(name)
+                if found is None:
+                    raise SentinelError(f"no rule {name!r} (try: sentinel rules list)")
+                wanted.append(found.id)
+        end = datetime.now(UTC)
+        alerts, reports, errors = backtest(
+            state.store, pack, state.settings.detect, state.inventory, end - timedelta(seconds=seconds), end, wanted
+        )
+        for error in errors:
+            typer.echo(f"rule not run: {error}", err=True)
+        for report in reports:
+            if report.error:
+                typer.echo(f"rule {report.rule_id} failed: {report.error}", err=True)
+        if as_json:
+            for alert in alerts:
+                typer.echo(alert.model_dump_json())
+            return
+        table = Table(title=f"{len(alerts)} alert(s) would be raised (back-test: nothing stored or sent)")
+        for column in ("first seen", "severity", "rule", "institution", "key", "count"):
+            table.add_column(column, overflow="fold")
+        for alert in alerts:
+            key = ", ".join(f"{k}={v}" for k, v in alert.group_key.items()) or "-"
+            table.add_row(
+                alert.first_seen, alert.severity, alert.rule_title, alert.institution_id or "-", key, str(alert.count)
+            )
+        Console().print(table)
