@@ -17,7 +17,7 @@ from sentinel.errors import SentinelError
 from sentinel.inventory import Inventory
 from sentinel.store.base import FieldFilter, Scope, Store
 
-TOKEN_PREFIX = "snt_"
+TOKEN_PREFIX = "snt_"  # noqa: S105 - a prefix, not a secret
 
 
 class Role(StrEnum):
@@ -91,7 +91,10 @@ def revoke_tokens(store: Store, name: str) -> int:
     for doc in store.find_documents("tokens", Scope.everything(), [FieldFilter("name", "eq", name)], limit=1000):
         if not doc.body.get("revoked"):
             store.replace_document(
-                "tokens", doc.id, {**doc.body, "revoked": True}, expected_version=doc.version,
+                "tokens",
+                doc.id,
+                {**doc.body, "revoked": True},
+                expected_version=doc.version,
                 institution_id=doc.institution_id,
             )
             revoked += 1

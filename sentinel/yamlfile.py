@@ -36,18 +36,18 @@ def _compose_with_lines(text: str, path: str) -> tuple[Any, dict[KeyPath, int]]:
                 if key in seen:
                     raise ConfigError(
                         f"duplicate key {key!r}",
-                        Location(path, key_node.start_mark.line + 1, _dotted(key_path + (key,))),
+                        Location(path, key_node.start_mark.line + 1, _dotted((*key_path, key))),
                     )
                 seen.add(key)
-                lines[key_path + (key,)] = key_node.start_mark.line + 1
-                walk(value_node, key_path + (key,))
+                lines[(*key_path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*key_path, key))
         elif isinstance(n, yaml.SequenceNode):
             for index, item in enumerate(n.value):
-                lines[key_path + (index,)] = item.start_mark.line + 1
-                walk(item, key_path + (index,))
+                lines[(*key_path, index)] = item.start_mark.line + 1
+                walk(item, (*key_path, index))
 
     walk(node, ())
-    data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    data = yaml.load(text, Loader=yaml.SafeLoader)
     return data, lines
 
 

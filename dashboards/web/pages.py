@@ -73,7 +73,11 @@ def install(app: FastAPI) -> None:
             return _render(request, "login.html", {"error": str(exc)}, 401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
-            SESSION_COOKIE, token.strip(), httponly=True, samesite="strict", secure=request.url.scheme == "https",
+            SESSION_COOKIE,
+            token.strip(),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
             max_age=12 * 3600,
         )
         return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -24,8 +25,12 @@ def register(app: typer.Typer) -> None:
     def ingest(
         ctx: typer.Context,
         files: Annotated[list[Path], typer.Argument(help="Log files, nmap XML, pcap or EVTX files.")],
-        dataset: Annotated[str | None, typer.Option("--dataset", help="Dataset of every line, e.g. nginx.access.")] = None,
-        host: Annotated[str | None, typer.Option("--host", help="Host the lines come from, when they name none.")] = None,
+        dataset: Annotated[
+            str | None, typer.Option("--dataset", help="Dataset of every line, e.g. nginx.access.")
+        ] = None,
+        host: Annotated[
+            str | None, typer.Option("--host", help="Host the lines come from, when they name none.")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON, one file per line.")] = False,
     ) -> None:
         """Import files once, with a progress bar and a summary (read, stored, duplicates, dead letters)."""
@@ -40,17 +45,22 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         summaries: list[ImportSummary] = []
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
             transient=True,
         ) as progress:
             for path in files:
                 task = progress.add_task(path.name, total=path.stat().st_size)
                 import_ctx = ImportContext(
+                    settings=state.settings,
                     normalizer=normalizer,
                     inventory=state.inventory,
                     store=state.store,
                     options=options,
-                    on_progress=lambda n, task=task: progress.advance(task, n),
+                    on_progress=functools.partial(progress.advance, task),
                 )
                 summaries.append(import_file(path, import_ctx))
                 progress.update(task, completed=path.stat().st_size)
@@ -64,7 +74,9 @@ def register(app: typer.Typer) -> None:
         for column in ("file", "type", "read", "stored", "duplicates", "dead letters", "failed"):
             table.add_column(column, justify="left" if column in ("file", "type") else "right")
         for s in summaries:
-            table.add_row(s.path, s.importer, str(s.read), str(s.stored), str(s.duplicates), str(s.dead_letters), str(s.failed))
+            table.add_row(
+                s.path, s.importer, str(s.read), str(s.stored), str(s.duplicates), str(s.dead_letters), str(s.failed)
+            )
         Console().print(table)
         for s in summaries:
             for error in s.errors[:10]:

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     @app.command("search")
     def search(
         ctx: typer.Context,
-        query: Annotated[str, typer.Argument(help='e.g. \'source.ip:203.0.113.9 "invalid user"\' (empty: all).')] = "",
+        query: Annotated[str, typer.Argument(help="e.g. 'source.ip:203.0.113.9 \"invalid user\"' (empty: all).")] = "",
         since: Annotated[str, typer.Option("--since", help="How far back: 15m, 1h, 7d.")] = "1h",
         institution: Annotated[str | None, typer.Option("--institution", help="Only this institution.")] = None,
         limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,

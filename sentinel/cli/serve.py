@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
     def serve(
         ctx: typer.Context,
         host: Annotated[str | None, typer.Option("--host", help="API bind address (default from config).")] = None,
-        port: Annotated[int | None, typer.Option("--port", help="API port (default from config; 0 = any free).")] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", help="API port (default from config; 0 = any free).")
+        ] = None,
     ) -> None:
         """Run the collectors, the scheduled jobs and the web UI/API until stopped (Ctrl-C or SIGTERM)."""
         # Imported here so the other commands start fast.
@@ -70,7 +72,7 @@ def register(app: typer.Typer) -> None:
             ports = {"api": api_port, **runtime.bound_ports}
             (data_dir / "ports.json").write_bytes(orjson.dumps(ports))
             shown_host = host or settings.api.host
-            shown_host = "127.0.0.1" if shown_host in ("0.0.0.0", "::") else shown_host  # noqa: S104
+            shown_host = "127.0.0.1" if shown_host in ("0.0.0.0", "::") else shown_host
             Console(stderr=True).print(
                 f"Sentinel is running. Open the UI at [bold]http://{shown_host}:{api_port}/[/] "
                 f"(sign in with a token from `sentinel tokens create`). Listeners: {runtime.bound_ports}"

@@ -35,4 +35,14 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-__all__ = ["BACKENDS", "Document", "EventQuery", "FieldFilter", "Scope", "SearchResult", "Store", "WriteResult", "open_store"]
+__all__ = [
+    "BACKENDS",
+    "Document",
+    "EventQuery",
+    "FieldFilter",
+    "Scope",
+    "SearchResult",
+    "Store",
+    "WriteResult",
+    "open_store",
+]

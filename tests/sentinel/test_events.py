@@ -18,7 +18,7 @@ def test_timestamps_are_utc_millis() -> None:
     assert format_timestamp(ts) == "2026-01-02T00:04:05.678Z"
     assert parse_timestamp("2026-01-02T00:04:05.678Z") == datetime(2026, 1, 2, 0, 4, 5, 678000, tzinfo=UTC)
     with pytest.raises(ValueError):
-        format_timestamp(datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose
+        format_timestamp(datetime(2026, 1, 1))
 
 
 def test_fields_and_round_trip() -> None:

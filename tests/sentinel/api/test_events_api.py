@@ -13,7 +13,7 @@ from sentinel.app import create_app
 from sentinel.auth import Role, create_token
 from sentinel.config import Settings
 from sentinel.events import make_event_id, new_event
-from sentinel.inventory import Inventory, Institution
+from sentinel.inventory import Institution, Inventory
 from sentinel.store.sqlite import SqliteStore
 
 INVENTORY = Inventory(

@@ -83,3 +83,16 @@ def test_ingest_openssh_2k(config: Path, shared_data: Path) -> None:
     assert (second["read"], second["stored"], second["duplicates"], second["dead_letters"]) == (2000, 0, 2000, 0)
     count = run(config, "search", "", "--since", "3650d", "--count")
     assert count.output.strip() == "2000"  # type: ignore[attr-defined]
+
+
+@pytest.mark.shared_data
+def test_ingest_packet_capture_finds_the_masscan_sweep(config: Path, shared_data: Path) -> None:
+    capture = shared_data / "pcaps" / "esnet-curated" / "masscan" / "tcp_0_1000_20190821.pcap"
+    first = summary(run(config, "ingest", "--json", str(capture)))
+    assert first["importer"] == "packet capture"
+    assert first["stored"] >= 1
+    again = summary(run(config, "ingest", "--json", str(capture)))
+    assert again["stored"] == 0 and again["duplicates"] == first["stored"]
+    found = run(config, "search", "event.action:port_scan", "--since", "36500d", "--json")
+    docs = [orjson.loads(line) for line in found.output.splitlines()]  # type: ignore[attr-defined]
+    assert [d["source"]["ip"] for d in docs] == ["172.31.15.102"]
