@@ -104,6 +104,17 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentWrite:
+    """One write of a ``write_documents`` batch: a create, or a replace at an expected version."""
+
+    collection: str
+    doc_id: str
+    body: dict[str, Any]
+    institution_id: str | None = None
+    expected_version: str | None = None  # None: create (ConflictError if it exists); else compare-and-swap
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     id: str
     body: dict[str, Any]
@@ -199,6 +210,14 @@ class Store(ABC):
 
     @abstractmethod
     def count_documents(self, collection: str, scope: Scope, filters: Sequence[FieldFilter] = ()) -> int: ...
+
+    @abstractmethod
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> list[Document]:
+        """Apply several creates/replaces together, e.g. an incident change, its audit entries and the
+        notices it causes. SQLite: all or nothing in one transaction (a ConflictError or NotFoundError
+        aborts every write). Elasticsearch has no multi-document transactions: writes are applied in
+        order and the first failure stops the rest (earlier ones stay), so callers put the writes that
+        depend on the others (outbox notices) last."""
 
 
 def check_collection(collection: str) -> None:

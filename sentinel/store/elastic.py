@@ -24,6 +24,7 @@ from sentinel.errors import ConfigError, ConflictError, NotFoundError, StoreErro
 from sentinel.events import Event, format_timestamp, from_millis
 from sentinel.store.base import (
     Document,
+    DocumentWrite,
     EventQuery,
     FieldFilter,
     Scope,
@@ -388,6 +389,25 @@ class ElasticStore(Store):
         with self._errors(f"counting {collection}"):
             resp = self.client.count(index=index, body={"query": document_query(scope, filters)}).body
         return int(resp.get("count", 0))
+
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> list[Document]:
+        # No multi-document transactions in Elasticsearch: in order, stopping at the first failure
+        # (the contract tells callers to put dependent writes, such as outbox notices, last).
+        written: list[Document] = []
+        for w in writes:
+            if w.expected_version is None:
+                written.append(self.create_document(w.collection, w.doc_id, w.body, institution_id=w.institution_id))
+            else:
+                written.append(
+                    self.replace_document(
+                        w.collection,
+                        w.doc_id,
+                        w.body,
+                        expected_version=w.expected_version,
+                        institution_id=w.institution_id,
+                    )
+                )
+        return written
 
 
 def _describe(client: elasticsearch.Elasticsearch) -> str:

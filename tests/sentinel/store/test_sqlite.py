@@ -1,0 +1,375 @@
+"""SQLite specifics the contract does not cover: pragmas, schema, indexes and plans, processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sentinel.errors import StoreError
+from sentinel.events import Event, new_event
+from sentinel.store.base import EventQuery, FieldFilter, Scope
+from sentinel.store.sqlite import SqliteStore
+from sentinel.store.sqlite_schema import LATEST
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+ALL = Scope.everything()
+
+
+def ev(n: int, *, seconds: int = 0, org: str = "org-a", dataset: str = "system.auth", message: str = "") -> Event:
+    return new_event(
+        event_id=f"ev-{n:06d}",
+        timestamp=T0 + timedelta(seconds=seconds),
+        dataset=dataset,
+        fields={"organization": {"id": org}, "message": message or f"Failed password for root n{n}"},
+        ingested=T0 + timedelta(seconds=seconds + 1),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "sentinel.db")
+    s.setup()
+    yield s
+    s.close()
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None, timeout=10)
+
+
+def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run code in a separate interpreter with the project importable (a second process)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# schema and pragmas -----------------------------------------------------------------------
+
+
+def test_wal_and_pragmas(store: SqliteStore) -> None:
+    with raw(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
+    conn.close()
+    writer = store.connections.writer()
+    assert writer.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+    reader = store.connections.reader()
+    assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
+    assert reader is not writer
+
+
+def test_setup_is_idempotent_and_versioned(store: SqliteStore) -> None:
+    store.setup()
+    store.setup()
+    conn = raw(store.path)
+    try:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == list(range(1, LATEST + 1))
+    finally:
+        conn.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with SqliteStore(path) as s:
+        s.setup()
+    conn = raw(path)
+    conn.execute("INSERT INTO schema_version VALUES (?, 0)", (LATEST + 1,))
+    conn.close()
+    with SqliteStore(path) as s, pytest.raises(StoreError, match="newer"):
+        s.setup()
+
+
+def test_indexes_exist(store: SqliteStore) -> None:
+    conn = raw(store.path)
+    try:
+        index_columns = {
+            name: [r[2] for r in conn.execute(f"PRAGMA index_info('{name}')")]
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")
+        }
+    finally:
+        conn.close()
+    assert index_columns["events_ts"] == ["ts"]
+    assert index_columns["events_dataset_ts"] == ["dataset", "ts"]
+    assert index_columns["events_org_ts"] == ["org", "ts"]
+    assert index_columns["events_ingested"] == ["ingested"]
+    assert ["id"] in index_columns.values()  # the unique id that makes writes idempotent
+
+
+def _plans(store: SqliteStore, query: EventQuery, scope: Scope) -> list[str]:
+    """The query plan of every SELECT the store really runs for a search."""
+    statements: list[str] = []
+    conn = store.connections.reader()
+    conn.set_trace_callback(statements.append)
+    try:
+        store.search_events(query, scope, limit=5)
+    finally:
+        conn.set_trace_callback(None)
+    plans = []
+    for sql in statements:
+        if sql.startswith("SELECT") and "FROM events AS e" in sql:
+            plans.append(" | ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql)))
+    assert len(plans) == 2  # the count and the page
+    return plans
+
+
+@pytest.mark.parametrize(
+    ("query", "scope", "index"),
+    [
+        (EventQuery(start=T0, end=T0 + timedelta(seconds=30)), ALL, "events_ts"),
+        (EventQuery(start=T0, datasets=("nginx.access",)), ALL, "events_dataset_ts"),
+        (EventQuery(start=T0), Scope.institution("org-b"), "events_org_ts"),
+        (EventQuery(start=T0, time_field="event.ingested"), ALL, "events_ingested"),
+        (EventQuery(filters=(FieldFilter("@timestamp", "gte", T0),)), ALL, "events_ts"),
+        (EventQuery(filters=(FieldFilter("event.dataset", "eq", "nginx.access"),)), ALL, "events_dataset_ts"),
+    ],
+)
+def test_searches_use_the_indexes(store: SqliteStore, query: EventQuery, scope: Scope, index: str) -> None:
+    store.write_events(
+        [ev(n, seconds=n, org=f"org-{'ab'[n % 2]}", dataset=("system.auth", "nginx.access")[n % 2]) for n in range(300)]
+    )
+    for plan in _plans(store, query, scope):
+        assert index in plan, plan
+        assert "SCAN e" not in plan, plan  # no full table scan
+
+
+def test_full_text_uses_the_fts_index(store: SqliteStore) -> None:
+    store.write_events([ev(n, seconds=n) for n in range(50)])
+    for plan in _plans(store, EventQuery(text="password"), ALL):
+        assert "events_fts VIRTUAL TABLE" in plan, plan
+
+
+# full-text index consistency --------------------------------------------------------------
+
+
+def _fts_hits(path: Path, word: str) -> int:
+    conn = raw(path)
+    try:
+        return int(
+            conn.execute("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", (f'"{word}"',)).fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
+def test_fts_follows_inserts_duplicates_and_retention(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "s.db", retention_chunk=7) as store:
+        store.setup()
+        store.write_events([ev(n, seconds=n, message=f"alpha line {n}") for n in range(50)])
+        store.write_events([ev(n, seconds=n, message=f"alpha line {n}") for n in range(50)])  # all duplicates
+        store.write_events([ev(n, seconds=n, message=f"beta line {n}") for n in range(50, 60)])
+        assert _fts_hits(store.path, "alpha") == 50  # a duplicate adds no index entry
+        statements: list[str] = []
+        store.connections.writer().set_trace_callback(statements.append)
+        assert store.delete_events_before(T0 + timedelta(seconds=50)) == 50
+        store.connections.writer().set_trace_callback(None)
+        assert _fts_hits(store.path, "alpha") == 0
+        assert _fts_hits(store.path, "beta") == 10
+        # chunks of 7: 8 transactions (the last one finds 1), so the write lock is let go in between
+        assert statements.count("BEGIN IMMEDIATE") == 8
+        assert statements.count("COMMIT") == 8
+    conn = raw(tmp_path / "s.db")
+    try:
+        conn.execute("INSERT INTO events_fts (events_fts) VALUES ('integrity-check')")  # raises if corrupt
+    finally:
+        conn.close()
+
+
+# concurrency: threads and processes -------------------------------------------------------
+
+
+def test_reads_do_not_wait_for_an_open_write(store: SqliteStore) -> None:
+    store.write_events([ev(1)])
+    other = raw(store.path)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock and has not committed
+        other.execute(
+            "INSERT INTO events (id, ts, ingested, dataset, org, message, doc) "
+            "VALUES ('x', 0, 0, 'd', NULL, NULL, '{}')"
+        )
+        # the store's reader sees the last commit, immediately, without the uncommitted row
+        assert store.count_events(EventQuery(), ALL) == 1
+        other.execute("COMMIT")
+        assert store.count_events(EventQuery(), ALL) == 2
+    finally:
+        other.close()
+
+
+def test_a_held_write_lock_gives_a_clear_error(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "s.db", busy_timeout=0.05) as store:
+        store.setup()
+        other = raw(store.path)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StoreError, match="locked"):
+                store.write_events([ev(1)])
+            other.execute("ROLLBACK")
+            assert store.write_events([ev(1)]).created == 1  # nothing was lost or half-written
+        finally:
+            other.close()
+
+
+def test_many_threads_write_and_read(store: SqliteStore) -> None:
+    errors: list[BaseException] = []
+    per_thread, batches = 200, 5
+
+    def work(t: int) -> None:
+        try:
+            for b in range(batches):
+                base = t * 10_000 + b * per_thread
+                result = store.write_events([ev(base + i, seconds=i) for i in range(per_thread)])
+                assert result.created == per_thread
+                assert store.count_events(EventQuery(), ALL) >= per_thread
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert store.count_events(EventQuery(), ALL) == 4 * per_thread * batches
+    assert store.connections.readers == 5  # one reader connection per thread that read: 4 workers and this one
+
+
+def test_a_second_process_writes_while_this_one_reads_and_writes(store: SqliteStore) -> None:
+    batches, per_batch = 20, 500
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                from datetime import UTC, datetime, timedelta
+                from pathlib import Path
+                from sentinel.events import new_event
+                from sentinel.store.sqlite import SqliteStore
+                t0 = datetime(2024, 5, 1, tzinfo=UTC)
+                with SqliteStore(Path({str(store.path)!r})) as s:
+                    s.setup()
+                    for b in range({batches}):
+                        evs = [new_event(event_id=f"child-{{b}}-{{i}}", timestamp=t0 + timedelta(seconds=i),
+                                         dataset="child", fields={{"message": "from child"}})
+                               for i in range({per_batch})]
+                        assert s.write_events(evs).created == {per_batch}
+                """
+            ),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[int] = []
+    mine = 0
+    # Read and write while the child writes; bounded by count, not time.
+    for n in range(200):
+        seen.append(store.count_events(EventQuery(datasets=("child",)), ALL))
+        if n % 10 == 0:
+            mine += store.write_events([ev(n * 100 + i, seconds=i) for i in range(100)]).created
+        if child.poll() is not None:
+            break
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr
+    assert seen == sorted(seen)  # each read sees a committed prefix, never goes back
+    assert store.count_events(EventQuery(datasets=("child",)), ALL) == batches * per_batch
+    assert store.count_events(EventQuery(datasets=("system.auth",)), ALL) == mine
+
+
+def test_a_reader_process_sees_the_writes(store: SqliteStore) -> None:
+    store.write_events([ev(n, seconds=n) for n in range(25)])
+    result = run_python(
+        f"""
+        from pathlib import Path
+        from sentinel.store.base import EventQuery, Scope
+        from sentinel.store.sqlite import SqliteStore
+        with SqliteStore(Path({str(store.path)!r})) as s:
+            print(s.count_events(EventQuery(text="password"), Scope.institution("org-a")))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "25"
+
+
+# lifecycle --------------------------------------------------------------------------------
+
+
+def test_close_closes_every_connection(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    store.setup()
+    store.write_events([ev(1)])
+    connections: list[sqlite3.Connection] = []
+
+    def read() -> None:
+        store.count_events(EventQuery(), ALL)
+        connections.append(store.connections.reader())
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    connections.append(store.connections.writer())
+    store.close()
+    store.close()  # twice is fine
+    for conn in connections:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+    with pytest.raises(StoreError, match="closed"):
+        store.count_events(EventQuery(), ALL)
+    with pytest.raises(StoreError, match="closed"):
+        store.write_events([ev(2)])
+
+
+def test_setup_creates_the_data_directory(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "a" / "b" / "sentinel.db") as store:
+        store.setup()
+        assert store.write_events([ev(1)]).created == 1
+
+
+# bad input --------------------------------------------------------------------------------
+
+
+def test_events_that_cannot_be_stored_are_reported_one_by_one(store: SqliteStore) -> None:
+    naive = ev(2)
+    naive.timestamp = naive.timestamp.replace(tzinfo=None)
+    numeric_org = ev(3)
+    numeric_org.doc["organization"] = {"id": 42}
+    no_dataset = ev(4)
+    no_dataset.dataset = ""
+    result = store.write_events([ev(1), naive, numeric_org, no_dataset, ev(5)])
+    assert result.created == 2
+    reasons = dict(result.failed)
+    assert set(reasons) == {"ev-000002", "ev-000003", "ev-000004"}
+    assert "time zone" in reasons["ev-000002"]
+    assert "organization.id" in reasons["ev-000003"]
+    assert "dataset" in reasons["ev-000004"]
+
+
+def test_naive_query_times_are_refused(store: SqliteStore) -> None:
+    with pytest.raises(StoreError, match="timezone"):
+        store.count_events(EventQuery(start=datetime(2024, 5, 1)), ALL)
+    with pytest.raises(StoreError, match="timezone"):
+        store.delete_events_before(datetime(2024, 5, 1))
+
+
+def test_after_must_come_from_a_search(store: SqliteStore) -> None:
+    for bad in [("x", "y"), (1,), "1,abc", (True, "x")]:
+        with pytest.raises(StoreError, match="after"):
+            store.search_events(EventQuery(), ALL, after=bad)  # type: ignore[arg-type]
