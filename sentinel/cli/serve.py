@@ -8,7 +8,6 @@ import threading
 from types import FrameType
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 
@@ -36,7 +35,6 @@ def register(app: typer.Typer) -> None:
 
         state = load_context(ctx)
         settings, inventory, store = state.settings, state.inventory, state.store
-        data_dir = settings.resolved_data_dir()
         runtime = CollectorRuntime(settings, inventory, store)
         runtime.start()
         scheduler = build_scheduler(settings, store, inventory)
@@ -69,8 +67,7 @@ def register(app: typer.Typer) -> None:
             if stopping.is_set():
                 return
             api_port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.api.port
-            ports = {"api": api_port, **runtime.bound_ports}
-            (data_dir / "ports.json").write_bytes(orjson.dumps(ports))
+            runtime.write_ports_file(extra={"api": api_port})  # atomic: tests and tools poll for it
             shown_host = host or settings.api.host
             shown_host = "127.0.0.1" if shown_host in ("0.0.0.0", "::") else shown_host
             Console(stderr=True).print(

@@ -90,7 +90,7 @@ def test_logger_line_becomes_searchable_and_service_stops_cleanly(
     api = f"http://127.0.0.1:{ports['api']}"
     assert httpx.get(f"{api}/healthz", timeout=5).json() == {"status": "ok"}
     token = make_token(config)
-    marker = f"e2e-marker-{time.time_ns()}"
+    marker = f"e2euser{time.time_ns()}"
     tcp_port = next(v for k, v in ports.items() if "tcp" in k)
     subprocess.run(
         [
@@ -102,7 +102,7 @@ def test_logger_line_becomes_searchable_and_service_stops_cleanly(
             str(tcp_port),
             "-t",
             "sshd",
-            f"Failed password for root from 203.0.113.77 port 4242 ssh2 {marker}",
+            f"Failed password for invalid user {marker} from 203.0.113.77 port 4242 ssh2",
         ],
         check=True,
         timeout=10,
@@ -122,6 +122,8 @@ def test_logger_line_becomes_searchable_and_service_stops_cleanly(
     assert found, "the logger line never became searchable"
     event = found[0]
     assert event["source"]["ip"] == "203.0.113.77"  # type: ignore[index]
+    assert event["user"]["name"] == marker  # type: ignore[index]
+    assert event["event"]["outcome"] == "failure"  # type: ignore[index]
     assert event["organization"]["id"] == "local"  # type: ignore[index]  # sender 127.0.0.1 is the loopback institution
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)

@@ -1,0 +1,271 @@
+"""The drain: spool → normalise → store, and only then the checkpoint.
+
+One thread reads the spool in batches, turns each record into an ECS event (or a dead letter
+with its reason), writes them to the store and then confirms the batch to the spool. After a
+crash the unconfirmed batches are read again; deterministic event ids make the store treat
+what it already holds as duplicates, so every record is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from collectors.dead_letters import COLLECTION as DEAD_LETTERS
+from collectors.dead_letters import dead_letter_document
+from collectors.normalize import Normalizer
+from collectors.records import RawRecord
+from collectors.spool import Spool, SpoolBatch
+from sentinel.config import SpoolSettings
+from sentinel.errors import ConflictError, ParseError, StoreError
+from sentinel.events import Event
+from sentinel.inventory import Inventory
+from sentinel.status import COLLECTOR_STATS_ID
+from sentinel.store.base import Scope, Store
+
+logger = logging.getLogger(__name__)
+
+_RATE_WINDOW = 10.0  # seconds over which events/s is measured
+_RETRY_MAX = 5.0  # longest pause between attempts while the store refuses writes
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorStats:
+    """Live counters since this process started (``sentinel status`` shows them)."""
+
+    started_at: str
+    updated_at: str
+    received: int  # records the receivers put in the spool
+    processed: int  # records the drain took from the spool (replays after a restart included)
+    stored: int  # new events in the store
+    duplicates: int  # events the store already had (a replay or a re-send)
+    dead_letters: int
+    failed_writes: int  # store errors that were retried
+    spool_depth: int  # records in the spool not yet confirmed by the store
+    spool_bytes: int
+    events_per_second: float  # stored + duplicates per second over the last few seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Drain:
+    """Moves records from the spool into the store; run it with ``start()`` or call ``run_once()``."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        store: Store,
+        normalizer: Normalizer,
+        settings: SpoolSettings,
+        *,
+        inventory: Inventory | None = None,
+        received: Callable[[], int] | None = None,
+        stats_interval: float = 5.0,
+    ) -> None:
+        self.spool = spool
+        self.store = store
+        self.normalizer = normalizer
+        self.settings = settings
+        self.inventory = inventory
+        self._received = received
+        self.stats_interval = stats_interval
+        self._started_at = _now_text()
+        self._processed = 0
+        self._stored = 0
+        self._duplicates = 0
+        self._dead = 0
+        self._failed_writes = 0
+        self._rate_samples: deque[tuple[float, int]] = deque()
+        self._last_persist = 0.0
+        self._stats_version: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # one batch ---------------------------------------------------------------------------
+    def run_once(self, wait_seconds: float | None = None) -> int:
+        """Read, store and confirm one batch; returns how many records it held."""
+        wait = self.settings.batch_wait_seconds if wait_seconds is None else wait_seconds
+        batch = self.spool.read_batch(self.settings.batch_size, wait)
+        if batch.items:
+            self._process(batch)
+        else:
+            self.spool.sync_if_due()
+        self._maybe_persist_stats()
+        return len(batch.items)
+
+    def _process(self, batch: SpoolBatch) -> None:
+        events: list[Event] = []
+        sources: list[RawRecord] = []
+        dead: list[tuple[RawRecord, str]] = []
+        normalize = self.normalizer.normalize
+        for record, reject in batch.items:
+            if reject is not None:
+                dead.append((record, reject))
+                continue
+            try:
+                events.append(normalize(record))
+                sources.append(record)
+            except ParseError as exc:
+                dead.append((record, exc.message))
+            except Exception as exc:  # a parser bug must not lose the record or stop the drain
+                logger.exception("normalising a record from %s failed", record.origin)
+                dead.append((record, f"internal error while parsing: {type(exc).__name__}: {exc}"))
+        if events:
+            result = self._retry("write events", lambda: self.store.write_events(events))
+            if result is None:
+                self.spool.rewind()  # stopping while the store refuses: the batch stays in the spool
+                return
+            self._stored += result.created
+            self._duplicates += result.duplicates
+            if result.failed:
+                by_id = {event.id: record for event, record in zip(events, sources, strict=True)}
+                for event_id, reason in result.failed:
+                    refused = by_id.get(event_id)
+                    if refused is not None:
+                        dead.append((refused, f"store refused the event: {reason}"))
+        if dead and self._retry("write dead letters", lambda: self._dead_letters(dead)) is None:
+            self.spool.rewind()
+            return
+        self.spool.commit(batch.end, len(batch.items))
+        self._processed += len(batch.items)
+        self._rate_samples.append((time.monotonic(), self._stored + self._duplicates))
+
+    def _dead_letters(self, dead: list[tuple[RawRecord, str]]) -> None:
+        for record, reason in dead:
+            self._dead_letter(record, reason)
+
+    def _dead_letter(self, record: RawRecord, reason: str) -> bool:
+        doc_id, body, institution_id = dead_letter_document(record, reason)
+        if institution_id is None and self.inventory is not None:
+            owner = self.inventory.attribute(record.peer, record.host_hint)
+            institution_id = owner.id if owner is not None else None
+        try:
+            self.store.create_document(DEAD_LETTERS, doc_id, body, institution_id=institution_id)
+        except ConflictError:
+            return False  # kept by an earlier run (a replay after a crash)
+        self._dead += 1
+        return True
+
+    def _retry(self, action: str, call: Callable[[], Any]) -> Any:
+        """Call until the store accepts; None if stopping (one attempt then): nothing is confirmed."""
+        pause = 0.1
+        while True:
+            try:
+                result = call()
+            except StoreError as exc:
+                self._failed_writes += 1
+                if self._stop.is_set():
+                    logger.warning("could not %s while stopping; it stays in the spool: %s", action, exc)
+                    return None
+                logger.warning("could not %s (retrying in %.1fs): %s", action, pause, exc)
+                if self._stop.wait(pause):
+                    return None
+                pause = min(pause * 2, _RETRY_MAX)
+                continue
+            return True if result is None else result
+
+    # the thread --------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the drain is already running")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="spool-drain", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.run_once()
+        except BaseException as exc:  # pragma: no cover - reported by stop() and the log
+            self._error = exc
+            logger.exception("the spool drain stopped")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the current batch, then store what is left in the spool (up to ``timeout``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("the spool drain did not stop within %.0fs; the spool keeps the rest", timeout)
+                return
+            self._thread = None
+        deadline = time.monotonic() + timeout
+        while self.spool.pending_records and time.monotonic() < deadline:
+            before = self.spool.checkpoint
+            self.run_once(wait_seconds=0)
+            if self.spool.checkpoint == before:
+                break  # nothing read or the store refused: the rest waits in the spool
+        self.persist_stats()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # figures -----------------------------------------------------------------------------
+    def stats(self) -> CollectorStats:
+        now = time.monotonic()
+        samples = self._rate_samples
+        while samples and now - samples[0][0] > _RATE_WINDOW:
+            samples.popleft()
+        rate = 0.0
+        if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
+            rate = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
+        return CollectorStats(
+            started_at=self._started_at,
+            updated_at=_now_text(),
+            received=self._received() if self._received is not None else self._processed,
+            processed=self._processed,
+            stored=self._stored,
+            duplicates=self._duplicates,
+            dead_letters=self._dead,
+            failed_writes=self._failed_writes,
+            spool_depth=self.spool.pending_records,
+            spool_bytes=self.spool.pending_bytes(),
+            events_per_second=round(rate, 1),
+        )
+
+    def _maybe_persist_stats(self) -> None:
+        if time.monotonic() - self._last_persist >= self.stats_interval:
+            self.persist_stats()
+
+    def persist_stats(self) -> None:
+        """Write the counters to the store's ``state`` collection for a separate status process."""
+        self._last_persist = time.monotonic()
+        body = self.stats().as_dict()
+        try:
+            self._write_stats(body)
+        except StoreError as exc:
+            logger.warning("could not save collector stats: %s", exc)
+
+    def _write_stats(self, body: dict[str, Any]) -> None:
+        for _ in range(3):
+            if self._stats_version is None:
+                current = self.store.get_document("state", COLLECTOR_STATS_ID, Scope.everything())
+                if current is None:
+                    try:
+                        self._stats_version = self.store.create_document("state", COLLECTOR_STATS_ID, body).version
+                        return
+                    except ConflictError:
+                        continue
+                self._stats_version = current.version
+            try:
+                doc = self.store.replace_document(
+                    "state", COLLECTOR_STATS_ID, body, expected_version=self._stats_version
+                )
+            except ConflictError:
+                self._stats_version = None  # someone else wrote it: read again
+                continue
+            self._stats_version = doc.version
+            return

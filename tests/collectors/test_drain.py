@@ -1,0 +1,210 @@
+"""The drain: spool → normaliser → SQLite store → checkpoint, replay, dead letters, store outages."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from collectors.drain import Drain
+from collectors.normalize import Normalizer
+from collectors.records import RawRecord
+from collectors.spool import Spool, SpoolItem
+from sentinel.config import SpoolSettings
+from sentinel.inventory import Inventory, parse_inventory
+from sentinel.status import COLLECTOR_STATS_ID
+from sentinel.store.base import EventQuery, FieldFilter, Scope
+from sentinel.store.sqlite import SqliteStore
+from sentinel.yamlfile import YamlDocument
+
+pytestmark = pytest.mark.timeout(120)
+
+SETTINGS = SpoolSettings(fsync="never", batch_size=100, batch_wait_seconds=0)
+INVENTORY = """
+institutions:
+  - id: moh
+    name: Ministry of Health
+    networks: [10.10.0.0/16]
+"""
+
+
+def inventory() -> Inventory:
+    return parse_inventory(YamlDocument.parse(INVENTORY, "inventory.yaml"))
+
+
+def line(n: int, peer: str = "10.10.0.5") -> RawRecord:
+    raw = f"<38>Oct 11 22:14:15 web01 sshd[4242]: Failed password for root from 203.0.113.{n % 250} port {n} ssh2"
+    return RawRecord(raw=raw.encode(), received_at=1_700_000_000.0, origin=f"syslog:{peer}", transport="tcp", peer=peer)
+
+
+class Setup:
+    def __init__(self, tmp: Path, *, busy_timeout: float = 10.0) -> None:
+        self.tmp = tmp
+        self.store = SqliteStore(tmp / "sentinel.db", busy_timeout=busy_timeout)
+        self.store.setup()
+        self.spool = self.open_spool()
+        self.drain = self.make_drain()
+
+    def open_spool(self) -> Spool:
+        spool = Spool(self.tmp / "spool", SETTINGS)
+        spool.open()
+        return spool
+
+    def make_drain(self) -> Drain:
+        normalizer = Normalizer(inventory(), observer_hostname="sentinel-test")
+        return Drain(self.spool, self.store, normalizer, SETTINGS, inventory=inventory(), stats_interval=3600)
+
+    def run_until_empty(self) -> None:
+        for _ in range(1000):
+            if not self.drain.run_once():
+                return
+        raise AssertionError("the drain did not empty the spool")
+
+    def count(self) -> int:
+        return self.store.count_events(EventQuery(), Scope.everything())
+
+    def close(self) -> None:
+        self.spool.close()
+        self.store.close()
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    s = Setup(tmp_path)
+    yield s
+    s.close()
+
+
+def test_records_become_events_and_the_checkpoint_moves(setup: Setup) -> None:
+    setup.spool.append([line(n) for n in range(250)])
+    setup.run_until_empty()
+    assert setup.count() == 250
+    assert setup.spool.pending_records == 0
+    assert setup.spool.checkpoint == setup.spool.end
+    found = setup.store.search_events(
+        EventQuery(filters=(FieldFilter("source.port", "eq", 7),)), Scope.institution("moh"), limit=5
+    )
+    assert found.total == 1
+    assert found.events[0].get("organization.id") == "moh"
+    stats = setup.drain.stats()
+    assert (stats.stored, stats.duplicates, stats.processed, stats.spool_depth) == (250, 0, 250, 0)
+
+
+def test_replay_after_a_crash_stores_nothing_twice(setup: Setup) -> None:
+    setup.spool.append([line(n) for n in range(120)])
+    setup.run_until_empty()
+    # A crash after the store write and before the checkpoint: the checkpoint file is gone.
+    setup.spool.close()
+    (setup.tmp / "spool" / "checkpoint").unlink()
+    setup.spool = setup.open_spool()
+    assert setup.spool.pending_records == 120
+    setup.drain = setup.make_drain()
+    setup.run_until_empty()
+    stats = setup.drain.stats()
+    assert (stats.stored, stats.duplicates) == (0, 120)
+    assert setup.count() == 120
+
+
+def test_unparseable_and_rejected_records_are_dead_letters(setup: Setup) -> None:
+    garbage = RawRecord(
+        raw=bytes(range(1, 32)) * 10, received_at=1.0, origin="syslog:10.10.0.9", transport="udp", peer="10.10.0.9"
+    )
+    too_long = RawRecord(
+        raw=b"<34>" + b"x" * 100, received_at=1.0, origin="syslog:192.0.2.1", transport="tcp", peer="192.0.2.1"
+    )
+    setup.spool.append([line(1), SpoolItem(garbage), SpoolItem(too_long, "line longer than 104 bytes (got 5000)")])
+    setup.run_until_empty()
+    assert setup.count() == 1
+    letters = setup.store.find_documents("dead_letters", Scope.everything())
+    reasons = sorted(d.body["reason"] for d in letters)
+    assert len(reasons) == 2
+    assert reasons[0].startswith("binary data")
+    assert reasons[1] == "line longer than 104 bytes (got 5000)"
+    # Attributed by the sender's address, so the institution sees its own dead letters.
+    assert [d.body["peer"] for d in setup.store.find_documents("dead_letters", Scope.institution("moh"))] == [
+        "10.10.0.9"
+    ]
+    assert setup.drain.stats().dead_letters == 2
+
+    # A replay keeps one copy of each dead letter.
+    setup.spool.close()
+    (setup.tmp / "spool" / "checkpoint").unlink()
+    setup.spool = setup.open_spool()
+    setup.drain = setup.make_drain()
+    setup.run_until_empty()
+    assert setup.store.count_documents("dead_letters", Scope.everything()) == 2
+    assert setup.drain.stats().dead_letters == 0
+
+
+def test_a_store_outage_is_retried_and_nothing_is_confirmed_meanwhile(tmp_path: Path) -> None:
+    s = Setup(tmp_path, busy_timeout=0.05)
+    try:
+        s.spool.append([line(n) for n in range(10)])
+        blocker = sqlite3.connect(tmp_path / "sentinel.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        s.drain.start()
+        deadline = time.monotonic() + 30
+        while s.drain.stats().failed_writes < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert s.drain.stats().failed_writes >= 2
+        assert s.spool.pending_records == 10
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        deadline = time.monotonic() + 30
+        while s.spool.pending_records and time.monotonic() < deadline:
+            time.sleep(0.02)
+        s.drain.stop()
+        assert s.count() == 10
+        assert s.spool.pending_records == 0
+    finally:
+        s.close()
+
+
+def test_stop_while_the_store_refuses_leaves_records_in_the_spool(tmp_path: Path) -> None:
+    s = Setup(tmp_path, busy_timeout=0.05)
+    s.spool.append([line(n) for n in range(10)])
+    blocker = sqlite3.connect(tmp_path / "sentinel.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    s.drain.start()
+    deadline = time.monotonic() + 30
+    while not s.drain.stats().failed_writes and time.monotonic() < deadline:
+        time.sleep(0.02)
+    s.spool.append([line(n) for n in range(10, 15)])  # a later batch must not be confirmed over the first
+    s.drain.stop(timeout=5)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    s.spool.close()
+    s.spool = s.open_spool()
+    assert s.spool.pending_records == 15
+    s.drain = s.make_drain()
+    s.run_until_empty()
+    assert s.count() == 15
+    s.close()
+
+
+def test_stats_are_saved_for_the_status_command(setup: Setup) -> None:
+    setup.spool.append([line(n) for n in range(5)])
+    setup.run_until_empty()
+    setup.drain.persist_stats()
+    setup.drain.persist_stats()  # the second write replaces the first
+    doc = setup.store.get_document("state", COLLECTOR_STATS_ID, Scope.everything())
+    assert doc is not None
+    assert doc.body["stored"] == 5
+    assert doc.body["spool_depth"] == 0
+    assert set(doc.body) >= {"received", "stored", "duplicates", "dead_letters", "spool_depth", "events_per_second"}
+
+
+def test_drain_thread_follows_new_records(setup: Setup) -> None:
+    setup.drain.start()
+    try:
+        for chunk in range(5):
+            setup.spool.append([line(chunk * 10 + n) for n in range(10)])
+        deadline = time.monotonic() + 30
+        while setup.count() < 50 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        setup.drain.stop()
+    assert setup.count() == 50
