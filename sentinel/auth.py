@@ -31,6 +31,10 @@ class AuthError(SentinelError):
     """Missing, unknown or revoked credentials."""
 
 
+class PermissionDenied(SentinelError):
+    """Known caller, but its role may not do this (HTTP 403)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     name: str

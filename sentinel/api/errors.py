@@ -8,13 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from sentinel.auth import AuthError
+from sentinel.auth import AuthError, PermissionDenied
 from sentinel.errors import ConflictError, NotFoundError, SentinelError, StoreError
 
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[SentinelError], int]] = [
     (AuthError, 401),
+    (PermissionDenied, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
     (StoreError, 503),
