@@ -18,7 +18,22 @@ from rich.console import Console
 from sentinel.cli.context import CliState
 from sentinel.errors import SentinelError
 
-COMMAND_MODULES = ("init", "serve", "ingest", "search", "status", "tokens", "sensor", "scan", "rules", "detect")
+COMMAND_MODULES = (
+    "init",
+    "serve",
+    "ingest",
+    "search",
+    "status",
+    "tokens",
+    "sensor",
+    "scan",
+    "rules",
+    "detect",
+    "playbooks",
+    "outbox",
+    "incidents",
+    "alerts",
+)
 
 app = typer.Typer(
     name="sentinel",
@@ -54,27 +69,16 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console entry point: one clear line for Sentinel's own errors, exit code 2."""
+    """Console entry point: one clear line for Sentinel's own errors, exit code 2.
+
+    Click's standalone mode already turns usage errors and ``typer.Exit`` into messages and exit
+    codes; only our own errors come through to here.
+    """
     try:
-        # Without standalone mode click returns (not raises) the code of typer.Exit.
-        code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        app(prog_name="sentinel")
     except SentinelError as exc:
         # Plain write: a rich console would wrap a long path over several lines.
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

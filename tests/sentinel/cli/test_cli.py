@@ -96,3 +96,9 @@ def test_ingest_packet_capture_finds_the_masscan_sweep(config: Path, shared_data
     found = run(config, "search", "event.action:port_scan", "--since", "36500d", "--json")
     docs = [orjson.loads(line) for line in found.output.splitlines()]  # type: ignore[attr-defined]
     assert [d["source"]["ip"] for d in docs] == ["172.31.15.102"]
+    # ...and the finding reaches an alert through the detection engine (back-test: stores nothing).
+    detected = run(config, "detect", "--since", "36500d", "--rule", "sensor_port_scan", "--json")
+    alerts = [orjson.loads(line) for line in detected.output.splitlines() if line.startswith("{")]  # type: ignore[attr-defined]
+    assert len(alerts) == 1
+    assert alerts[0]["group_key"]["source.ip"] == "172.31.15.102"
+    assert "attack.t1046" in alerts[0]["tags"]
