@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 
 from dashboards.web import pages
 from sentinel import __version__
+from sentinel.api import ack as ack_api
 from sentinel.api import events as events_api
+from sentinel.api import incidents as incidents_api
 from sentinel.api import status as status_api
 from sentinel.api.errors import install_error_handlers
 from sentinel.config import Settings
@@ -40,5 +42,8 @@ def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> Fas
 
     app.include_router(events_api.router)
     app.include_router(status_api.router)
+    for incidents_router in incidents_api.routers:
+        app.include_router(incidents_router)
+    app.include_router(ack_api.router)
     pages.install(app)
     return app

@@ -1,0 +1,120 @@
+"""Email over SMTP (smtplib): plain, STARTTLS or implicit TLS, optional login; multipart text + HTML.
+
+Each message carries ``Message-ID: <notice-id@sentinel>``, so a resend after a crash is the *same*
+message to every mail system that deduplicates by Message-ID (mailbox servers such as Gmail and
+Exchange do; plain MTAs do not). Follow-ups on one incident share ``References`` so mail clients
+thread them. A 5xx reply is permanent; a 4xx reply, a refused connection or a timeout is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from sentinel.config import SmtpSettings
+from sentinel.notify.channels.base import DeliveryError, Sent
+from sentinel.notify.notice import Notice
+
+log = logging.getLogger(__name__)
+
+MESSAGE_ID_DOMAIN = "sentinel"
+
+
+def message_id(notice_id: str) -> str:
+    return f"<{notice_id}@{MESSAGE_ID_DOMAIN}>"
+
+
+def thread_id(thread_key: str) -> str:
+    return f"<incident-{thread_key}@{MESSAGE_ID_DOMAIN}>"
+
+
+class EmailChannel:
+    name = "email"
+
+    def __init__(self, smtp: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.smtp = smtp
+        self.ssl_context = ssl_context or ssl.create_default_context()
+
+    def build_message(self, notice: Notice) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.smtp.sender
+        msg["To"] = notice.recipient
+        msg["Subject"] = notice.subject
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Message-ID"] = message_id(notice.id)
+        if notice.thread_key:
+            msg["References"] = thread_id(notice.thread_key)
+            msg["In-Reply-To"] = thread_id(notice.thread_key)
+        msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the SOC
+        msg["X-Sentinel-Notice"] = notice.id
+        if notice.incident_id:
+            msg["X-Sentinel-Incident"] = notice.incident_id
+        msg.set_content(notice.text)
+        if notice.html:
+            msg.add_alternative(notice.html, subtype="html")
+        # After the body: set_content() clears every Content-* header, this one included.
+        msg["Content-Language"] = notice.language
+        return msg
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.smtp
+        client: smtplib.SMTP
+        if s.security == "ssl":
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self.ssl_context)
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            client.ehlo()
+            if s.security == "starttls":
+                client.starttls(context=self.ssl_context)
+                client.ehlo()
+            if s.username:
+                client.login(s.username, s.password or "")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def send(self, notice: Notice, *, uncertain: bool) -> Sent:
+        # SMTP cannot ask "did you already get this?": an uncertain resend relies on the Message-ID.
+        if uncertain:
+            log.info("resending email notice %s after an unrecorded attempt (same Message-ID)", notice.id)
+        msg = self.build_message(notice)
+        try:
+            with self._connect() as client:
+                client.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryError(
+                f"recipient refused: {_describe(exc.recipients)}", retryable=any(c < 500 for c in codes)
+            ) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            # The SOC's configuration, not this notice: keep it until the login is fixed.
+            raise DeliveryError(f"SMTP login refused ({exc.smtp_code})", retryable=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                f"SMTP server replied {exc.smtp_code} {_text(exc.smtp_error)}", retryable=exc.smtp_code < 500
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, TLS failure
+            raise DeliveryError(
+                f"SMTP {self.smtp.host}:{self.smtp.port}: {exc or type(exc).__name__}", retryable=True
+            ) from exc
+        return Sent(remote_id=message_id(notice.id))
+
+    def close(self) -> None:
+        return None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _describe(recipients: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{addr}: {code} {_text(text)}" for addr, (code, text) in recipients.items())
+
+
+__all__ = ["EmailChannel", "message_id", "thread_id"]
