@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.scan.schedule import add_scan_jobs
-
+from playbooks.wiring import add_response_jobs
 from sentinel.config import Settings
 from sentinel.detect.engine import DetectionEngine
 from sentinel.detect.health import HealthRecorder
@@ -47,4 +47,6 @@ def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> B
     log.info("detection: %d rule job(s) scheduled, %d rule file error(s)", len(jobs), len(pack.errors))
     scans = add_scan_jobs(scheduler, settings, inventory, store)
     log.info("scanning: %d scheduled scan job(s)", len(scans))
+    # The response: playbooks, escalations, SLA breaches, outbox delivery.
+    add_response_jobs(scheduler, settings, store, inventory, pack=pack)
     return scheduler
