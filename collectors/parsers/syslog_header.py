@@ -1,0 +1,248 @@
+"""Syslog frames: RFC 5424, RFC 3164 (with or without ``<PRI>``) and rsyslog's ISO variant.
+
+The header is split from the message here; what the message means is the program parsers'
+job. RFC 3164 timestamps have no year and no zone: they come back naive with the placeholder
+year 2000 (a leap year, so ``Feb 29`` parses) and ``year_missing`` set, and the normaliser
+resolves them against the receive time and the institution's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+PLACEHOLDER_YEAR = 2000
+MONTHS = {
+    m: i
+    for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)
+}
+
+FACILITIES = (
+    "kern",
+    "user",
+    "mail",
+    "daemon",
+    "auth",
+    "syslog",
+    "lpr",
+    "news",
+    "uucp",
+    "cron",
+    "authpriv",
+    "ftp",
+    "ntp",
+    "security",
+    "console",
+    "solaris-cron",
+    "local0",
+    "local1",
+    "local2",
+    "local3",
+    "local4",
+    "local5",
+    "local6",
+    "local7",
+)
+SEVERITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug")
+
+_PRI = re.compile(r"<(\d{1,3})>")
+# After the optional <PRI>: "Mmm dd hh:mm:ss[.frac][ yyyy] " or an ISO timestamp with optional offset.
+_TS_3164 = re.compile(
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)"
+    r"(?:\.(\d{1,6})\d*)?(?: (\d{4}))? "
+)
+_TS_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?) ")
+# What follows the timestamp: [hostname ]tag[: ]message. The tag is "prog[pid]:", "prog:", "prog[pid]"
+# or "[prog]" (seen from some BSD/Solaris loggers). A hostname never contains '[' or ends in ':'.
+_TAGGED = re.compile(
+    r"(?:(?P<host>[^\s\[\]]+(?<!:)) )?"
+    r"(?:(?P<prog>[^\s\[\]:]+)(?:\[(?P<pid>[^\]\s]*)\]:?|:)|\[(?P<bprog>[^\s\]]+)\]:?)"
+    r"(?: |$)(?P<msg>.*)",
+    re.S,
+)
+# The most common line of all ("Mmm dd hh:mm:ss host prog[pid]: msg", no PRI) in one match.
+_COMMON = re.compile(
+    r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d\d:\d\d:\d\d) "
+    r"([^\s\[\]:]+) ([^\s\[\]:]+)\[(\d+)\]: (?!\[ID )(.*)$",
+    re.S,
+)
+_UNTAGGED = re.compile(r"(?P<host>[^\s\[\]:]+) +(?P<msg>.*)", re.S)
+# Solaris prefixes messages with "[ID 800047 auth.info] "; it is framing, not content.
+_SOLARIS_ID = re.compile(r"\[ID \d+ [\w.]+\] ")
+# RFC 5424: VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD [SP MSG]
+_RFC5424 = re.compile(
+    r"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
+    r"(-|(?:\[(?:[^\]\"\\]|\"(?:[^\"\\]|\\.)*\")*\])+)(?: (.*))?$",
+    re.S,
+)
+_SD_ELEMENT = re.compile(r"\[([^\s\]=\"]+)((?:[^\]\"\\]|\"(?:[^\"\\]|\\.)*\")*)\]")
+_SD_PARAM = re.compile(r"([^\s=\"\]]+)=\"((?:[^\"\\]|\\.)*)\"")
+_SD_UNESCAPE = re.compile(r"\\([\"\\\]])")
+
+
+@dataclass(slots=True)
+class SyslogHeader:
+    """The parsed frame of one syslog line."""
+
+    message: str
+    timestamp: datetime | None = None  # naive: local time of the sender; aware: the line had an offset
+    year_missing: bool = False  # RFC 3164: the year of ``timestamp`` is a placeholder
+    pri: int | None = None
+    hostname: str | None = None
+    program: str | None = None
+    pid: str | None = None
+    version: int | None = None  # 1 for RFC 5424
+    msgid: str | None = None
+    structured_data: str | None = None  # raw RFC 5424 SD, "[id k="v"]..."
+
+
+def _nil(value: str) -> str | None:
+    return None if value == "-" else value
+
+
+def _iso(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _tagged(header: SyslogHeader, rest: str) -> SyslogHeader:
+    m = _TAGGED.match(rest)
+    if m is not None:
+        header.hostname = m.group("host")
+        header.program = m.group("prog") or m.group("bprog")
+        pid = m.group("pid")
+        header.pid = pid or None
+        msg = m.group("msg")
+    else:
+        u = _UNTAGGED.match(rest)
+        if u is not None:
+            header.hostname = u.group("host")
+            msg = u.group("msg")
+        else:
+            msg = rest
+    if msg.startswith("[ID "):
+        s = _SOLARIS_ID.match(msg)
+        if s is not None:
+            msg = msg[s.end() :]
+    header.message = msg
+    return header
+
+
+def _rfc5424(pri: int, body: str) -> SyslogHeader | None:
+    m = _RFC5424.match(body)
+    if m is None:
+        return None
+    version, ts, host, app, procid, msgid, sd, msg = m.groups()
+    timestamp = None if ts == "-" else _iso(ts)
+    if timestamp is None and ts != "-":
+        return None
+    msg = msg or ""
+    if msg.startswith("\ufeff"):  # RFC 5424 BOM marks a UTF-8 MSG
+        msg = msg[1:]
+    return SyslogHeader(
+        message=msg,
+        timestamp=timestamp,
+        pri=pri,
+        hostname=_nil(host),
+        program=_nil(app),
+        pid=_nil(procid),
+        version=int(version),
+        msgid=_nil(msgid),
+        structured_data=None if sd == "-" else sd,
+    )
+
+
+# Lines arrive in bursts with the same second; the last conversion is reused (one tuple: thread-safe).
+_last_3164: tuple[str, datetime | None] = ("", None)
+
+
+def _ts_3164(m: re.Match[str]) -> datetime | None:
+    global _last_3164
+    text = m.group(0)
+    last = _last_3164
+    if last[0] == text:
+        return last[1]
+    mon, day, hh, mi, ss, frac, year = m.groups()
+    try:
+        ts: datetime | None = datetime(
+            int(year) if year else PLACEHOLDER_YEAR,
+            MONTHS[mon],
+            int(day),
+            int(hh),
+            int(mi),
+            int(ss),
+            int(frac.ljust(6, "0")) if frac else 0,
+        )
+    except ValueError:
+        ts = None
+    _last_3164 = (text, ts)
+    return ts
+
+
+def _common_ts(stamp: str) -> datetime | None:
+    last = _last_3164
+    if last[0] == stamp + " ":
+        return last[1]
+    m = _TS_3164.match(stamp + " ")
+    return _ts_3164(m) if m is not None else None
+
+
+def parse_syslog(line: str) -> SyslogHeader | None:
+    """Split a syslog line into header and message, or None when it is not syslog-framed."""
+    common = _COMMON.match(line)
+    if common is not None:
+        stamp, host, program, pid, message = common.groups()
+        ts = _common_ts(stamp)
+        if ts is not None:
+            return SyslogHeader(message, ts, True, None, host, program, pid)
+    pri: int | None = None
+    pos = 0
+    if line.startswith("<"):
+        m = _PRI.match(line)
+        if m is not None and int(m.group(1)) <= 191:
+            pri = int(m.group(1))
+            pos = m.end()
+            if line.startswith("1 ", pos):
+                parsed = _rfc5424(pri, line[pos:])
+                if parsed is not None:
+                    return parsed
+    m3 = _TS_3164.match(line, pos)
+    if m3 is not None:
+        ts = _ts_3164(m3)
+        if ts is None:
+            return None
+        header = SyslogHeader(message="", timestamp=ts, year_missing=m3.group(7) is None, pri=pri)
+        return _tagged(header, line[m3.end() :])
+    mi_ = _TS_ISO.match(line, pos)
+    if mi_ is not None:
+        ts_iso = _iso(mi_.group(1))
+        if ts_iso is not None:
+            return _tagged(SyslogHeader(message="", timestamp=ts_iso, pri=pri), line[mi_.end() :])
+    if pri is not None:
+        # "<PRI>" and no timestamp: RFC 3164 says the receiver supplies the time.
+        return _tagged(SyslogHeader(message="", pri=pri), line[pos:])
+    return None
+
+
+def parse_structured_data(sd: str) -> dict[str, dict[str, str]]:
+    """RFC 5424 structured data as {sd-id: {param: value}} (escapes removed)."""
+    out: dict[str, dict[str, str]] = {}
+    for element in _SD_ELEMENT.finditer(sd):
+        params = out.setdefault(element.group(1), {})
+        for param in _SD_PARAM.finditer(element.group(2)):
+            params[param.group(1)] = _SD_UNESCAPE.sub(r"\1", param.group(2))
+    return out
+
+
+_UNTIMED = re.compile(r"(?P<host>[^\s\[\]:]+) (?P<prog>[^\s\[\]:]+)\[(?P<pid>\d+)\]: (?P<msg>.*)$", re.S)
+
+
+def parse_untimed(line: str) -> SyslogHeader | None:
+    """``host prog[pid]: msg`` with no timestamp (journalctl ``-o short`` cut, some relays)."""
+    m = _UNTIMED.match(line)
+    if m is None:
+        return None
+    return SyslogHeader(message=m.group("msg"), hostname=m.group("host"), program=m.group("prog"), pid=m.group("pid"))
