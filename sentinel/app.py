@@ -9,7 +9,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from dashboards.web import incidents as incident_pages
 from dashboards.web import pages
+from playbooks import api as playbooks_api
 from sentinel import __version__
 from sentinel.api import ack as ack_api
 from sentinel.api import events as events_api
@@ -45,5 +47,7 @@ def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> Fas
     for incidents_router in incidents_api.routers:
         app.include_router(incidents_router)
     app.include_router(ack_api.router)
+    app.include_router(playbooks_api.router)
     pages.install(app)
+    incident_pages.install(app)
     return app

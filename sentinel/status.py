@@ -51,7 +51,9 @@ def build_status(store: Store, scope: Scope, now: datetime | None = None) -> Sta
     collector_doc = store.get_document("state", COLLECTOR_STATS_ID, Scope.everything()) if soc else None
     health = HealthRecorder(store).all() if soc else []
     problems = [
-        RuleProblem(h.rule_id, h.title, h.status, h.last_error or (f"lag {h.lag_seconds:.0f} s" if h.lag_seconds else None))
+        RuleProblem(
+            h.rule_id, h.title, h.status, h.last_error or (f"lag {h.lag_seconds:.0f} s" if h.lag_seconds else None)
+        )
         for h in health
         if h.status != "ok"
     ]

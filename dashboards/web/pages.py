@@ -29,7 +29,7 @@ CSRF_COOKIE = "sentinel_csrf"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
-def _principal(request: Request) -> Principal | None:
+def principal_of(request: Request) -> Principal | None:
     try:
         return authenticate(request.app.state.store, request.cookies.get(SESSION_COOKIE, ""))
     except AuthError:
@@ -40,7 +40,7 @@ def _csrf(request: Request) -> str:
     return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
 
-def _render(request: Request, name: str, context: dict[str, object], status_code: int = 200) -> HTMLResponse:
+def render(request: Request, name: str, context: dict[str, object], status_code: int = 200) -> HTMLResponse:
     token = _csrf(request)
     response = templates.TemplateResponse(request, name, {**context, "csrf": token}, status_code=status_code)
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
@@ -52,25 +52,25 @@ def install(app: FastAPI) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(request: Request) -> Response:
-        principal = _principal(request)
+        principal = principal_of(request)
         if principal is None:
             return RedirectResponse("/login", status_code=303)
         report = build_status(request.app.state.store, principal.scope)
-        return _render(request, "overview.html", {"principal": principal, "report": dataclasses.asdict(report)})
+        return render(request, "overview.html", {"principal": principal, "report": dataclasses.asdict(report)})
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request) -> Response:
-        return _render(request, "login.html", {"error": None})
+        return render(request, "login.html", {"error": None})
 
     @app.post("/login", include_in_schema=False)
     def login(request: Request, token: Annotated[str, Form()], csrf: Annotated[str, Form()]) -> Response:
         expected = request.cookies.get(CSRF_COOKIE, "")
         if not expected or not hmac.compare_digest(expected, csrf):
-            return _render(request, "login.html", {"error": "Your form expired; please try again."}, 400)
+            return render(request, "login.html", {"error": "Your form expired; please try again."}, 400)
         try:
             authenticate(request.app.state.store, token.strip())
         except AuthError as exc:
-            return _render(request, "login.html", {"error": str(exc)}, 401)
+            return render(request, "login.html", {"error": str(exc)}, 401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -92,7 +92,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/events", response_class=HTMLResponse, include_in_schema=False)
     def events_page(request: Request, q: str = "", since: str = "1h") -> Response:
-        principal = _principal(request)
+        principal = principal_of(request)
         if principal is None:
             return RedirectResponse("/login", status_code=303)
         error = None
@@ -102,6 +102,6 @@ def install(app: FastAPI) -> None:
             result = request.app.state.store.search_events(query, principal.scope, limit=200)
         except ValueError as exc:
             error = str(exc)
-        return _render(
+        return render(
             request, "events.html", {"principal": principal, "q": q, "since": since, "result": result, "error": error}
         )
