@@ -7,6 +7,7 @@ here). To support a new file type, add one ``Importer`` to ``IMPORTERS``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,7 @@ class ImportContext:
     on_progress: Callable[[int], None] | None = None
 
 
-Item = Event | RawRecord | OversizedLine
+Item = Event | RawRecord | OversizedLine | ParseError  # a ParseError: a structured record that was refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +94,37 @@ def _read_nmap_xml(path: Path, ctx: ImportContext) -> Iterator[Item]:
     return events_from_file(path, ctx.settings.scan, ctx.inventory)
 
 
+def _is_evtx(path: Path, head: bytes) -> bool:
+    from collectors.windows.evtx_import import EVTX_MAGIC
+
+    return head.startswith(EVTX_MAGIC)
+
+
+def _read_evtx(path: Path, ctx: ImportContext) -> Iterator[Item]:
+    from collectors.windows.evtx_import import events_from_evtx
+
+    return events_from_evtx(path, inventory=ctx.inventory)
+
+
+def _is_windows_json(path: Path, head: bytes) -> bool:
+    from collectors.windows.event_json import looks_like_windows_json
+
+    return looks_like_windows_json(head.decode("utf-8", "replace"))
+
+
+def _read_windows_json(path: Path, ctx: ImportContext) -> Iterator[Item]:
+    from collectors.windows.event_json import events_from_json_text
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if ctx.on_progress is not None:
+        ctx.on_progress(len(text))
+    return events_from_json_text(text, origin=f"file:{path.resolve()}", inventory=ctx.inventory)
+
+
 # First match wins; plain log lines are the fallback, last.
 IMPORTERS: list[Importer] = [
+    Importer("windows evtx", _is_evtx, _read_evtx),
+    Importer("windows event json", _is_windows_json, _read_windows_json),
     Importer("packet capture", _is_capture, _read_capture),
     Importer("nmap XML", _is_nmap_xml, _read_nmap_xml),
     Importer("log lines", lambda path, head: True, _read_log_lines),
@@ -149,6 +179,16 @@ def import_file(path: Path, ctx: ImportContext) -> ImportSummary:
             batch.append(item)
         elif isinstance(item, OversizedLine):
             dead_letter(item.record, str(item))
+        elif isinstance(item, ParseError):
+            # A refused structured record: keep the reason, naming the file and the record.
+            refused = RawRecord(
+                raw=item.message.encode("utf-8", "replace"),
+                received_at=time.time(),
+                origin=f"file:{path.resolve()}#{summary.read}",
+                transport="import",
+                source_name=str(path),
+            )
+            dead_letter(refused, item.message)
         else:
             try:
                 batch.append(ctx.normalizer.normalize(item))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from collectors import http_ingest
 from dashboards.web import incidents as incident_pages
 from dashboards.web import pages
 from playbooks import api as playbooks_api
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> Fas
         app.include_router(incidents_router)
     app.include_router(ack_api.router)
     app.include_router(playbooks_api.router)
+    app.include_router(http_ingest.router)
     pages.install(app)
     incident_pages.install(app)
     return app

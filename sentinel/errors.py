@@ -71,3 +71,7 @@ class RuleError(SentinelError):
 
 class PlaybookError(SentinelError):
     """A playbook is invalid or one of its steps failed."""
+
+
+class TooLargeError(SentinelError):
+    """A request or input is larger than Sentinel accepts in one piece."""

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from sentinel.auth import AuthError, PermissionDenied
-from sentinel.errors import ConflictError, NotFoundError, SentinelError, StoreError
+from sentinel.errors import ConflictError, NotFoundError, SentinelError, StoreError, TooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ _STATUS: list[tuple[type[SentinelError], int]] = [
     (PermissionDenied, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (TooLargeError, 413),
     (StoreError, 503),
     (SentinelError, 400),
 ]

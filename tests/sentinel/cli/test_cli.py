@@ -102,3 +102,23 @@ def test_ingest_packet_capture_finds_the_masscan_sweep(config: Path, shared_data
     assert len(alerts) == 1
     assert alerts[0]["group_key"]["source.ip"] == "172.31.15.102"
     assert "attack.t1046" in alerts[0]["tags"]
+
+
+@pytest.mark.shared_data
+def test_ingest_windows_events_as_evtx_and_json(config: Path, shared_data: Path, tmp_path: Path) -> None:
+    case = next(p.parent for p in sorted((shared_data / "sigma-regression").rglob("*.evtx")))
+    evtx = next(case.glob("*.evtx"))
+    as_json = next(case.glob("*.json"))
+    from_evtx = summary(run(config, "ingest", "--json", str(evtx)))
+    assert from_evtx["importer"] == "windows evtx" and from_evtx["stored"] >= 1 and from_evtx["dead_letters"] == 0
+    from_json = summary(run(config, "ingest", "--json", str(as_json)))
+    assert from_json["importer"] == "windows event json"
+    # The same records through either door have the same ids (computer, channel, record id): no duplicates.
+    assert from_json["stored"] == 0 and from_json["duplicates"] == from_evtx["stored"]
+    found = run(config, "search", "winlog.channel:*", "--since", "36500d", "--count")
+    assert int(found.output.strip()) == from_evtx["stored"]  # type: ignore[attr-defined]
+    # A record that is not a Windows event is kept as a dead letter with the reason; the others are stored.
+    broken = tmp_path / "broken.json"
+    broken.write_text(as_json.read_text().rstrip() + '\n{"Event": {"NoSystem": 1}}\n')
+    mixed = summary(run(config, "ingest", "--json", str(broken)))
+    assert mixed["dead_letters"] == 1 and mixed["duplicates"] == from_evtx["stored"]
