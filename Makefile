@@ -43,7 +43,7 @@ test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP) system-deps
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[a-z]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
