@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -195,7 +196,7 @@ class _Compiler:
             return f"({cls.join(op, parts[:half])} {op} {cls.join(op, parts[half:])})"
         return "(" + f" {op} ".join(parts) + ")"
 
-    def equal_set(self, field: str, values: list[SigmaType]) -> str | None:
+    def equal_set(self, field: str, values: Sequence[SigmaType]) -> str | None:
         """``lower(x) IN (...)`` for a list of plain case-insensitive strings/numbers on one field."""
         texts: list[str] = []
         for value in values:

@@ -425,22 +425,45 @@ def compile_predicate(rule: SigmaRule) -> Callable[[Mapping[str, Any]], bool]:
 _Compiled = tuple[SigmaRule, Predicate]
 
 
-class _RuleList:
-    """Rules one event may meet, in load order, and the same list without the gated rules."""
+_CHUNK = 8  # gated rules per second-level gate
 
-    __slots__ = ("gate", "items", "ungated")
+
+class _RuleList:
+    """Rules one event may meet, in load order, cut into segments behind prefilter gates.
+
+    ``gate`` covers every gated rule: when it stays shut (the usual case) only ``ungated`` runs.
+    When it opens, each segment of up to ``_CHUNK`` consecutive gated rules has its own gate, so
+    an event that hits one rule's literal pays for a few searches, not for every rule.
+    """
+
+    __slots__ = ("gate", "items", "segments", "ungated")
 
     def __init__(self, items: list[_Compiled], literals: dict[int, Literals | None]) -> None:
         self.items = items
-        gated = [rule for rule, _ in items if literals.get(id(rule))]
-        # A gate pays off only when it can skip several rules at once.
-        if len(gated) >= 2:
-            self.gate: Gate | None = Gate(literals[id(rule)] or {} for rule in gated)
-            gated_ids = {id(rule) for rule in gated}
-            self.ungated = [c for c in items if id(c[0]) not in gated_ids]
-        else:
-            self.gate = None
-            self.ungated = items
+        gated = [c for c in items if literals.get(id(c[0]))]
+        self.gate: Gate | None = None
+        self.ungated = items
+        self.segments: list[tuple[Gate | None, list[_Compiled]]] = [(None, items)]
+        if len(gated) < 2:  # a gate pays off only when it can skip several rules at once
+            return
+        self.gate = Gate(literals[id(rule)] or {} for rule, _ in gated)
+        self.ungated = [c for c in items if not literals.get(id(c[0]))]
+        self.segments = []
+        chunk: list[_Compiled] = []
+        for compiled in items:
+            if literals.get(id(compiled[0])):
+                chunk.append(compiled)
+                if len(chunk) == _CHUNK:
+                    self._close(chunk, literals)
+                    chunk = []
+            else:
+                self.segments.append((None, [compiled]))
+        if chunk:
+            self._close(chunk, literals)
+
+    def _close(self, chunk: list[_Compiled], literals: dict[int, Literals | None]) -> None:
+        gate = Gate(literals[id(rule)] or {} for rule, _ in chunk) if len(chunk) > 1 else None
+        self.segments.append((gate, chunk))
 
 
 class _DatasetRules:
@@ -520,7 +543,15 @@ class RuleIndex:
                 continue
             values = _Values(event.doc)
             gate = lists.gate
-            items = lists.items if gate is None or gate.open(values) else lists.ungated
-            for rule, pred in items:
-                if pred(values):
-                    yield rule, event
+            if gate is None or not gate.open(values):
+                for rule, pred in lists.ungated:
+                    if pred(values):
+                        yield rule, event
+                continue
+            # Some literal occurs: walk the segments (load order), skipping shut ones.
+            for segment_gate, items in lists.segments:
+                if segment_gate is not None and not segment_gate.open(values):
+                    continue
+                for rule, pred in items:
+                    if pred(values):
+                        yield rule, event

@@ -26,9 +26,14 @@ from sentinel.detect.sigma_rules import SigmaRule
 
 Literals = dict[str, set[str]]  # field → texts, at least one of which must occur
 MIN_LENGTH = 3  # shorter texts occur everywhere and would keep the gate open
+# Fields the rule index already decides (dataset, channel, EventID): their texts occur in every
+# event a rule is tried on, so they would keep every gate open.
+INDEXED_FIELDS = frozenset({"event.dataset", "winlog.channel", "winlog.event_id"})
 
 
 def _value_literals(field: str, value: SigmaType) -> Literals | None:
+    if field in INDEXED_FIELDS:
+        return None
     if isinstance(value, SigmaExpansion):
         return _union([_value_literals(field, v) for v in value.values])
     if not isinstance(value, SigmaString):

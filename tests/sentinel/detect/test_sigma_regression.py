@@ -94,3 +94,29 @@ def test_sigma_regression_conformance(shared_data: Path) -> None:
         print("  WARNING more", line)
     assert applicable >= 183
     assert len(report.passed) >= BAR, report.failed + report.unsupported
+
+
+@pytest.mark.shared_data
+def test_rule_index_with_prefilter_finds_exactly_what_each_rule_alone_finds(shared_data: Path) -> None:
+    """All rules at once (index + prefilter gates) against every event = each predicate on its own."""
+    from sentinel.detect.matcher import compile_predicate
+
+    rules = [r for r in load_sigma_paths([shared_data / "sigma-regression-rules"])[0] if isinstance(r, SigmaRule)]
+    events: list[Event] = []
+    for path in sorted((shared_data / "sigma-regression").rglob("*.json")):
+        events.extend(e for e in events_from_json_text(path.read_text(encoding="utf-8")) if isinstance(e, Event))
+    index = RuleIndex(rules)
+    got = sorted((r.id, e.id) for r, e in index.match(events))
+    expected = []
+    for rule in rules:
+        predicate = compile_predicate(rule)
+        for event in events:
+            event_id = event.doc["winlog"].get("event_id")
+            if (
+                event.dataset in rule.datasets
+                and (not rule.event_ids or event_id in rule.event_ids)
+                and predicate(event.doc)
+            ):
+                expected.append((rule.id, event.id))
+    assert got == sorted(expected)
+    assert len(got) >= 230

@@ -101,7 +101,7 @@ def test_windows_rule_reads_event_data_and_knows_its_channel_and_event_id() -> N
 def test_correlation_maps_group_by_and_resolves_nothing_it_cannot_see() -> None:
     rules, errors = load_sigma_text(SSH_RULE + "\n---\n" + CORRELATION)
     assert errors == []
-    base, corr = rules
+    _base, corr = rules
     assert isinstance(corr, SigmaCorrelation)
     assert corr.type == "event_count"
     assert corr.rules == ("ssh_root_login",)

@@ -1,0 +1,1 @@
+"""Windows event logs: evtx-rs JSON records and ``.evtx`` files → ECS events."""
