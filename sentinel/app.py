@@ -18,6 +18,7 @@ from sentinel.api import ack as ack_api
 from sentinel.api import events as events_api
 from sentinel.api import incidents as incidents_api
 from sentinel.api import status as status_api
+from sentinel.api.deps import CurrentPrincipal
 from sentinel.api.errors import install_error_handlers
 from sentinel.config import Settings
 from sentinel.inventory import Inventory
@@ -29,9 +30,10 @@ def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> Fas
         title="Sentinel",
         version=__version__,
         description="Security monitoring and incident response for e-Government institutions.",
-        docs_url="/api/docs",
+        # No Swagger page: it loads its scripts from a CDN, and Sentinel must work offline.
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -42,6 +44,11 @@ def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> Fas
     def healthz() -> JSONResponse:
         # Unauthenticated on purpose, for load balancers and probes: it says "up" and nothing else.
         return JSONResponse({"status": "ok"})
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(principal: CurrentPrincipal) -> JSONResponse:
+        # Behind a token like every other endpoint: the API description is for its users.
+        return JSONResponse(app.openapi())
 
     app.include_router(events_api.router)
     app.include_router(status_api.router)

@@ -60,7 +60,7 @@ def auth(token: str) -> dict[str, str]:
 
 
 def test_every_api_endpoint_needs_a_token(client: TestClient) -> None:
-    for path in ("/api/v1/events", "/api/v1/events/count", "/api/v1/status", "/api/v1/whoami"):
+    for path in ("/api/v1/events", "/api/v1/events/count", "/api/v1/status", "/api/v1/whoami", "/api/openapi.json"):
         response = client.get(path)
         assert response.status_code == 401, path
         assert "token" in response.json()["error"]
@@ -133,3 +133,27 @@ def test_tokens_are_stored_hashed(store: SqliteStore) -> None:
     assert store.get_document("tokens", token, Scope.everything()) is None
     doc = store.get_document("tokens", hash_token(token), Scope.everything())
     assert doc is not None and token not in str(doc.body)
+
+
+def test_every_route_but_healthz_and_sign_in_needs_credentials(client: TestClient) -> None:
+    """Walk the app's own routes (API from its OpenAPI description, pages from the route table), so a
+    new endpoint without authentication fails here."""
+    from fastapi.routing import APIRoute
+
+    app = client.app
+    routes = [(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops]  # type: ignore[attr-defined]
+    routes += [(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods]  # type: ignore[attr-defined]
+    open_routes = {"/healthz", "/login", "/logout", "/ack/{token}"}
+    checked = set()
+    for method, route_path in routes:
+        if route_path in open_routes or (method, route_path) in checked:
+            continue
+        path = route_path.replace("{", "").replace("}", "")
+        form = {"csrf": "x", "text": "x"} if method == "POST" and not path.startswith("/api/") else None
+        response = client.request(method, path, data=form, follow_redirects=False)
+        # The API answers 401; pages send the browser to the sign-in page.
+        assert response.status_code in (401, 303), (method, route_path, response.status_code)
+        if response.status_code == 303:
+            assert response.headers["location"] == "/login", (method, route_path)
+        checked.add((method, route_path))
+    assert len(checked) >= 25
