@@ -1,6 +1,7 @@
 """End-to-end syslog ingest: TCP sender process → collector runtime → durable in SQLite.
 
     python benchmarks/syslog_ingest.py [--lines 200000] [--runs 5] [--fsync batch] [--profile]
+    python benchmarks/syslog_ingest.py --stages [--lines 100000]
 
 Each run is a fresh process with a fresh data directory: it starts ``CollectorRuntime`` (spool,
 drain, TCP listener on loopback) on a real SQLite store, starts a separate sender process that
@@ -8,6 +9,11 @@ sends N sshd lines (the loghub OpenSSH lines from SENTINEL_TEST_DATA / ../shared
 made unique by its pid field; generated lines if the data is absent) as fast as TCP allows,
 and measures from the first byte sent until the store has confirmed all N events. It prints
 events/s and the service process's peak RSS per run, then the median of the runs.
+
+``--stages`` runs every stage of the same path one after another in one thread, without the
+socket, and prints the CPU time (``time.process_time``) per event of each: framing + spool
+write, spool read + decode, normalising, the store write, the checkpoint. CPU time is the
+steadier figure on a shared machine where wall time moves with the neighbours' load.
 """
 
 from __future__ import annotations
@@ -45,24 +51,97 @@ def sample_lines() -> list[bytes]:
     ] + [b"Mar 3 10:00:02 bastion sshd[1]: Invalid user oracle from 198.51.100.%d" % n for n in range(250)]
 
 
+def chunks(count: int, size: int = 256 * 1024) -> list[bytes]:
+    """``count`` unique syslog lines (newline framed) in chunks of about ``size`` bytes."""
+    lines = sample_lines()
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    used = 0
+    for n in range(count):
+        line = b"<38>" + _PID.sub(b"sshd[%d]" % n, lines[n % len(lines)], count=1) + b"\n"
+        chunk.append(line)
+        used += len(line)
+        if used >= size:
+            out.append(b"".join(chunk))
+            chunk, used = [], 0
+    if chunk:
+        out.append(b"".join(chunk))
+    return out
+
+
 def sender(port: int, count: int) -> None:
     """Send ``count`` unique lines over one TCP connection in 256 KB writes."""
-    lines = sample_lines()
+    data = chunks(count)
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        chunk: list[bytes] = []
-        size = 0
-        for n in range(count):
-            line = b"<38>" + _PID.sub(b"sshd[%d]" % n, lines[n % len(lines)], count=1) + b"\n"
-            chunk.append(line)
-            size += len(line)
-            if size >= 256 * 1024:
-                sock.sendall(b"".join(chunk))
-                chunk, size = [], 0
-        if chunk:
-            sock.sendall(b"".join(chunk))
+        for chunk in data:
+            sock.sendall(chunk)
 
 
-def one_run(count: int, fsync: str, profile: bool) -> dict[str, float]:
+def stages(count: int, fsync: str, batch_size: int | None) -> None:
+    """CPU time per event of each stage of the ingest path, run one after another in this thread."""
+    from collectors.normalize import Normalizer
+    from collectors.records import RawRecord
+    from collectors.spool import Spool
+    from collectors.spool_format import encode_lines
+    from collectors.syslog_framing import FrameDecoder
+    from sentinel.config import Settings
+    from sentinel.inventory import Inventory
+    from sentinel.store.sqlite import SqliteStore
+
+    data = chunks(count, 64 * 1024)  # what one TCP read of the event loop typically holds
+    cpu: dict[str, float] = {}
+
+    def timed(stage: str, started: float) -> None:
+        cpu[stage] = cpu.get(stage, 0.0) + time.process_time() - started
+
+    with tempfile.TemporaryDirectory(prefix="sentinel-bench-") as tmp:
+        settings = Settings.model_validate({"data_dir": tmp, "spool": spool_settings(fsync, batch_size)})
+        spool = Spool(Path(tmp) / "spool", settings.spool)
+        spool.open()
+        store = SqliteStore(Path(tmp) / "sentinel.db")
+        store.setup()
+        normalizer = Normalizer(Inventory([]), default_timezone=settings.timezone, observer_hostname="bench")
+        wall = time.perf_counter()
+        t = time.process_time()
+        decoder = FrameDecoder(8192)
+        for chunk in data:
+            template = RawRecord(b"", time.time(), "syslog:127.0.0.1", "tcp", "127.0.0.1", "syslog-tcp:514")
+            spool.append_frames(*encode_lines(template, decoder.feed(chunk)))
+        timed("frame + spool write", t)
+        stored = 0
+        while True:
+            t = time.process_time()
+            batch = spool.read_batch(settings.spool.batch_size)
+            timed("spool read + decode", t)
+            if not batch.items:
+                break
+            t = time.process_time()
+            events = [normalizer.normalize(item.record) for item in batch.items]
+            timed("normalise", t)
+            t = time.process_time()
+            stored += store.write_events(events).created
+            timed("store write", t)
+            t = time.process_time()
+            spool.commit(batch.end, len(batch.items))
+            timed("checkpoint", t)
+        wall = time.perf_counter() - wall
+        spool.close()
+        store.close()
+    assert stored == count, (stored, count)
+    total = sum(cpu.values())
+    for stage, seconds in cpu.items():
+        print(f"{stage:>22}: {seconds / count * 1e6:6.2f} µs CPU per event")
+    print(
+        f"{'all stages':>22}: {total / count * 1e6:6.2f} µs CPU per event = {count / total:,.0f} events per CPU-second "
+        f"({count / wall:,.0f} events/s wall, one thread, batch {settings.spool.batch_size})"
+    )
+
+
+def spool_settings(fsync: str, batch: int | None) -> dict[str, object]:
+    return {"fsync": fsync} | ({"batch_size": batch} if batch else {})
+
+
+def one_run(count: int, fsync: str, profile: bool, batch: int | None = None) -> dict[str, float]:
     """One measured run in this (fresh) process; returns the figures."""
     from collectors.runtime import CollectorRuntime
     from sentinel.config import Settings
@@ -74,7 +153,7 @@ def one_run(count: int, fsync: str, profile: bool) -> dict[str, float]:
             {
                 "data_dir": tmp,
                 "listeners": {"syslog": [{"protocol": "tcp", "host": "127.0.0.1", "port": 0}]},
-                "spool": {"fsync": fsync},
+                "spool": spool_settings(fsync, batch),
             }
         )
         store = SqliteStore(Path(tmp) / "sentinel.db")
@@ -89,6 +168,7 @@ def one_run(count: int, fsync: str, profile: bool) -> dict[str, float]:
             profiler = cProfile.Profile()
             profiler.enable()  # profiles this thread only; see --profile help
         started = time.perf_counter()
+        cpu_started = time.process_time()  # every thread of this process: receiver and drain
         proc = subprocess.Popen([sys.executable, __file__, "--send", str(port), str(count)])
         deadline = time.monotonic() + 600
         spooled_at = None
@@ -100,6 +180,7 @@ def one_run(count: int, fsync: str, profile: bool) -> dict[str, float]:
                 break
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         spooled = spooled_at if spooled_at is not None else elapsed
         proc.wait(60)
         stats = runtime.stats()
@@ -114,6 +195,9 @@ def one_run(count: int, fsync: str, profile: bool) -> dict[str, float]:
         "dead_letters": stats.dead_letters,
         "seconds": round(elapsed, 3),
         "events_per_second": round(count / elapsed, 1),
+        # CPU time of the service process (receiver + drain threads), steadier than wall time
+        # on a shared machine; the sender process is not counted
+        "cpu_us_per_event": round(cpu / count * 1e6, 1),
         # received and in the spool (on disk) while the drain runs alongside: the receivers' share
         "spooled_per_second": round(count / spooled, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -126,21 +210,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--fsync", choices=["always", "batch", "never"], default="batch")
     parser.add_argument("--profile", action="store_true", help="run once under py-spy if installed, else cProfile")
+    parser.add_argument("--batch", type=int, help="drain batch size (default: the spool settings' default)")
+    parser.add_argument("--stages", action="store_true", help="CPU time per event of each stage, one thread")
     parser.add_argument("--send", nargs=2, type=int, metavar=("PORT", "COUNT"), help=argparse.SUPPRESS)
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.send:
         sender(*args.send)
         return
+    if args.stages:
+        stages(args.lines, args.fsync, args.batch)
+        return
     if args.one_run:
-        print(json.dumps(one_run(args.lines, args.fsync, args.profile)))
+        print(json.dumps(one_run(args.lines, args.fsync, args.profile, args.batch)))
         return
     runs = 1 if args.profile else args.runs
     results = []
     for n in range(runs):
         out = subprocess.run(
             [sys.executable, __file__, "--one-run", "--lines", str(args.lines), "--fsync", args.fsync]
-            + (["--profile"] if args.profile else []),
+            + (["--profile"] if args.profile else [])
+            + (["--batch", str(args.batch)] if args.batch else []),
             check=True,
             capture_output=True,
             text=True,
@@ -153,6 +243,8 @@ def main() -> None:
     print(
         f"syslog TCP → SQLite, {args.lines} sshd lines, fsync={args.fsync}: "
         f"median {statistics.median(rates):,.0f} events/s (min {min(rates):,.0f}, max {max(rates):,.0f}); "
+        f"median {statistics.median(r['cpu_us_per_event'] for r in results)} µs CPU per event "
+        f"(= {1e6 / statistics.median(r['cpu_us_per_event'] for r in results):,.0f} events per CPU-second); "
         f"peak RSS {max(r['peak_rss_mb'] for r in results)} MB; "
         f"received into the spool: median {statistics.median(r['spooled_per_second'] for r in results):,.0f} lines/s"
     )

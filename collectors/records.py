@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Transport = Literal["udp", "tcp", "tls", "file", "http", "import"]
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
+class RawRecord(NamedTuple):
     """One received line or message, exactly as received.
 
     ``origin`` is the identity used for the deterministic event id together with ``raw``:
     the same bytes from the same origin are the same event. For network senders it is the
     sender's address; for files, the configured path and the line's byte offset, so a file
     read twice (or replayed after a crash) yields the same ids.
+
+    A NamedTuple (immutable, like the frozen dataclass it replaced) because the spool reader
+    builds one per event: a tuple is built about five times faster than a frozen dataclass.
+    Use ``record._replace(raw=...)`` for a changed copy.
     """
 
     raw: bytes

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from collectors.records import RawRecord
-from collectors.spool_format import FRAME, HEAD, MAX_PAYLOAD, PayloadDecoder, SpoolItem, encode_item, encode_lines
+from collectors.spool_format import FRAME, HEAD, MAX_PAYLOAD, FrameReader, SpoolItem, encode_item, encode_lines
 from sentinel.config import SpoolSettings
 from sentinel.errors import CollectorError
 
@@ -97,7 +97,7 @@ class Spool:
         self._last_fsync = time.monotonic()
         self._dirty = False  # written to the OS but not fsynced
         self._closed = True
-        self._decode = PayloadDecoder()
+        self._reader = FrameReader()
 
     # lifecycle ---------------------------------------------------------------------------
     def open(self) -> RecoveryReport:
@@ -275,32 +275,20 @@ class Spool:
     def _read_frames(self, pos: Position, limit: int, want: int, out: list[SpoolItem]) -> Position:
         """Decode frames of one segment from ``pos`` up to byte ``limit`` until ``out`` holds ``want`` items."""
         fd = self._reader_fd(pos.segment)
-        size = min(limit - pos.offset, _READ_CHUNK)
-        buf = os.pread(fd, size, pos.offset)
-        offset = 0
-        n = len(buf)
-        head = FRAME.size
-        decode = self._decode
-        while len(out) < want and offset + head <= n:
-            length, crc = FRAME.unpack_from(buf, offset)
-            start = offset + head
-            stop = start + length
-            if stop > n:
-                if offset == 0:
-                    # One frame larger than the chunk: read exactly that frame.
-                    buf = os.pread(fd, head + length, pos.offset)
-                    n = len(buf)
-                    if stop > n:
-                        raise CollectorError(f"spool segment {pos.segment} ends inside a frame at {pos.offset}")
-                    continue
-                break
-            payload = buf[start:stop]
-            if zlib.crc32(payload) != crc:
-                # Cannot happen for frames written by this process; the disk changed under us.
-                raise CollectorError(f"spool segment {pos.segment} has a corrupt frame at {pos.offset + offset}")
-            out.append(decode(payload))
-            offset = stop
-        return Position(pos.segment, pos.offset + offset)
+        buf = os.pread(fd, min(limit - pos.offset, _READ_CHUNK), pos.offset)
+        try:
+            used = self._reader.read(buf, want - len(out), out)
+            if used == 0 and len(buf) >= FRAME.size:
+                # One frame larger than the chunk: read exactly that frame.
+                length = FRAME.unpack_from(buf)[0]
+                buf = os.pread(fd, FRAME.size + length, pos.offset)
+                used = self._reader.read(buf, 1, out)
+                if used == 0:
+                    raise CollectorError(f"spool segment {pos.segment} ends inside a frame at {pos.offset}")
+        except CollectorError as exc:
+            # Cannot happen for frames written by this process; the disk changed under us.
+            raise CollectorError(f"spool segment {pos.segment} from byte {pos.offset}: {exc}") from exc
+        return Position(pos.segment, pos.offset + used)
 
     # confirming --------------------------------------------------------------------------
     def commit(self, position: Position, count: int) -> None:

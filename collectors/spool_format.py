@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import NamedTuple
 
 from collectors.records import RawRecord, Transport
@@ -74,13 +73,15 @@ def encode_lines(template: RawRecord, lines: Iterable[tuple[bytes, str | None]])
             parts.append(prefix)
             parts.append(raw)
         else:
-            parts.append(encode_item(replace(template, raw=raw), reject))
+            parts.append(encode_item(template._replace(raw=raw), reject))
         count += 1
     return b"".join(parts), count
 
 
 def _decode_strings(payload: bytes) -> tuple[int, tuple[float, Transport, tuple[str | None, ...]]]:
     """The header of one payload: where the raw bytes start, and the decoded fields."""
+    if len(payload) < HEAD.size:
+        raise CollectorError("corrupt spool record header (too short)")
     received_at, code, *lengths = HEAD.unpack_from(payload)
     pos = HEAD.size
     strings: list[str | None] = []
@@ -90,7 +91,7 @@ def _decode_strings(payload: bytes) -> tuple[int, tuple[float, Transport, tuple[
             continue
         strings.append(payload[pos : pos + length].decode("utf-8", "surrogateescape"))
         pos += length
-    if code >= len(_TRANSPORTS) or strings[0] is None:
+    if code >= len(_TRANSPORTS) or strings[0] is None or pos > len(payload):
         raise CollectorError("corrupt spool record header")
     return pos, (received_at, _TRANSPORTS[code], tuple(strings))
 
@@ -107,27 +108,56 @@ def decode_payload(payload: bytes) -> SpoolItem:
     return _item(payload[pos:], fields)
 
 
-class PayloadDecoder:
-    """Decodes payloads, remembering recent headers: the lines of one TCP read or one batch
-    share their header bytes, so the strings are decoded once instead of once per line."""
+class FrameReader:
+    """Decodes the frames of a buffer read from a segment into ``SpoolItem``s.
 
-    _LIMIT = 4096  # distinct headers remembered before the memory is cleared
+    This runs once per event on the drain's path, so it does as little per frame as it can:
+    the frames of one TCP read or file chunk share their header bytes (``encode_lines``), so
+    the header of the previous frame is compared in place (``startswith`` at an offset, no
+    slice) and, when equal, its decoded fields and its CRC are reused; the CRC of a frame is
+    then the header's CRC continued over the raw bytes, which are the only slice taken.
+    """
 
     def __init__(self) -> None:
-        self._sizes: dict[bytes, int] = {}  # fixed header bytes → header length with strings
-        self._fields: dict[bytes, tuple[float, Transport, tuple[str | None, ...]]] = {}
+        self._head = b""  # header bytes (fixed part and strings) of the previous frame; none yet
+        self._head_crc = 0
+        self._rest: tuple[object, ...] = ()  # the record's fields after ``raw``
+        self._reject: str | None = None
 
-    def __call__(self, payload: bytes) -> SpoolItem:
-        fixed = payload[: HEAD.size]
-        size = self._sizes.get(fixed)
-        if size is not None:
-            fields = self._fields.get(payload[:size])
-            if fields is not None:
-                return _item(payload[size:], fields)
-        size, fields = _decode_strings(payload)
-        if len(self._fields) >= self._LIMIT:
-            self._sizes.clear()
-            self._fields.clear()
-        self._sizes[fixed] = size
-        self._fields[payload[:size]] = fields
-        return _item(payload[size:], fields)
+    def read(self, buf: bytes, want: int, out: list[SpoolItem]) -> int:
+        """Append up to ``want`` items for the complete frames at the start of ``buf``.
+
+        Returns the bytes consumed (a torn or partial frame at the end is left). A frame whose
+        checksum does not match raises ``CollectorError`` with its offset in ``buf``.
+        """
+        unpack = FRAME.unpack_from
+        new = tuple.__new__
+        crc32 = zlib.crc32
+        append = out.append
+        frame_size = FRAME.size
+        head, head_crc, rest, reject = self._head, self._head_crc, self._rest, self._reject
+        size = len(head)
+        n = len(buf)
+        offset = 0
+        stop_count = len(out) + want
+        while len(out) < stop_count and offset + frame_size <= n:
+            length, crc = unpack(buf, offset)
+            start = offset + frame_size
+            stop = start + length
+            if stop > n:
+                break
+            if not (size and length >= size and buf.startswith(head, start)):
+                payload = buf[start:stop]
+                size, fields = _decode_strings(payload)
+                head = payload[:size]
+                head_crc = crc32(head)
+                received_at, transport, (origin, peer, source_name, dataset_hint, host_hint, reject) = fields
+                rest = (received_at, origin, transport, peer, source_name, dataset_hint, host_hint)
+            raw = buf[start + size : stop]
+            if crc32(raw, head_crc) != crc:
+                self._head = b""
+                raise CollectorError(f"corrupt frame (checksum mismatch) at byte {offset}")
+            append(new(SpoolItem, (new(RawRecord, (raw, *rest)), reject)))
+            offset = stop
+        self._head, self._head_crc, self._rest, self._reject = head, head_crc, rest, reject
+        return offset

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from sentinel.errors import StoreError
 
+PAGE_SIZE = 16384
+
 
 class Connections:
     def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
@@ -59,6 +61,10 @@ class Connections:
                 conn.execute("PRAGMA query_only = 1")
                 conn.execute("PRAGMA cache_size = -16384")  # KiB
             else:
+                # 16 KiB pages for a new database (a no-op for an existing one): an event row with its
+                # document is over 1 KB, and bulk inserts into larger pages split and write fewer
+                # pages; measured about a quarter less CPU per event written (benchmarks/store_write.py).
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode!r})")

@@ -204,3 +204,25 @@ def test_write_file_atomically_replaces(tmp_path: Path) -> None:
 
 def test_position_order() -> None:
     assert Position(1, 500) < Position(2, 0)
+
+
+def test_a_frame_larger_than_a_read_chunk_is_read_whole(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path / "spool")
+    big = rec(1, raw=b"<34>" + b"x" * (5 * 1024 * 1024))  # larger than the 4 MB read chunk
+    spool.append([rec(0), big, rec(2)])
+    got = drain_all(spool, batch=2)
+    assert [i.record for i in got] == [rec(0), big, rec(2)]
+    spool.close()
+
+
+def test_a_byte_changed_on_disk_after_open_is_a_clear_error(tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    spool = open_spool(directory)
+    spool.append([rec(n) for n in range(5)])
+    (segment,) = directory.glob("*.seg")
+    data = bytearray(segment.read_bytes())
+    data[-1] ^= 0x01
+    segment.write_bytes(bytes(data))
+    with pytest.raises(CollectorError, match="checksum"):
+        spool.read_batch(10)
+    spool.close()

@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from collectors.records import RawRecord
-from collectors.spool_format import FRAME, SpoolItem, decode_payload, encode_item, encode_lines
+from collectors.spool_format import FRAME, FrameReader, SpoolItem, decode_payload, encode_item, encode_lines
 from sentinel.errors import CollectorError
 
 TEMPLATE = RawRecord(raw=b"", received_at=1.5, origin="syslog:::1", transport="tcp", peer="::1", source_name="t")
@@ -52,3 +52,66 @@ def test_unknown_transport_code_is_an_error() -> None:
 def test_overlong_string_is_refused() -> None:
     with pytest.raises(CollectorError, match="longer than"):
         encode_item(RawRecord(raw=b"x", received_at=0, origin="o" * 70000, transport="udp"))
+
+
+OTHER = RawRecord(raw=b"", received_at=2.5, origin="syslog:10.0.0.7", transport="udp", peer="10.0.0.7", source_name="u")
+
+
+def _mixed() -> tuple[bytes, list[SpoolItem]]:
+    """Frames whose headers repeat, change, repeat with a reject, and share a prefix length."""
+    lines_a = [(b"<34>a %d" % n, None) for n in range(3)]
+    lines_b = [(b"<13>b", None), (b"<13>too long", "line longer than 8 bytes (got 12)"), (b"<13>c", None)]
+    data_a, _ = encode_lines(TEMPLATE, lines_a)
+    data_b, _ = encode_lines(OTHER, lines_b)
+    same_lengths = TEMPLATE._replace(peer="::2", origin="syslog:::2")  # same header size, other strings
+    data_c, _ = encode_lines(same_lengths, [(b"<34>d", None)])
+    data = data_a + data_b + data_c + data_a
+    expected = (
+        [SpoolItem(TEMPLATE._replace(raw=raw)) for raw, _ in lines_a]
+        + [SpoolItem(OTHER._replace(raw=raw), why) for raw, why in lines_b]
+        + [SpoolItem(same_lengths._replace(raw=b"<34>d"))]
+        + [SpoolItem(TEMPLATE._replace(raw=raw)) for raw, _ in lines_a]
+    )
+    return data, expected
+
+
+def test_frame_reader_decodes_shared_and_changing_headers() -> None:
+    data, expected = _mixed()
+    out: list[SpoolItem] = []
+    assert FrameReader().read(data, 100, out) == len(data)
+    assert out == expected
+    assert all(type(item.record) is RawRecord for item in out)
+
+
+def test_frame_reader_stops_at_want_and_at_a_partial_frame() -> None:
+    data, expected = _mixed()
+    reader = FrameReader()
+    out: list[SpoolItem] = []
+    used = reader.read(data, 4, out)
+    assert out == expected[:4]
+    used += reader.read(data[used:-3], 100, out)  # the last frame is cut short: left for later
+    assert out == expected[:-1]
+    assert used == len(data) - len(encode_item(TEMPLATE._replace(raw=b"<34>a 2")))
+    assert reader.read(data[used:], 100, out) == len(data) - used
+    assert out == expected
+
+
+@pytest.mark.parametrize("index", [0, 1, 5])  # the first frame, a repeated header, a changed one
+def test_frame_reader_refuses_a_changed_byte(index: int) -> None:
+    data, expected = _mixed()
+    frames = [encode_item(item.record, item.reject) for item in expected]
+    assert b"".join(frames) == data
+    damaged = bytearray(frames[index])
+    damaged[-1] ^= 0x01  # the last raw byte: only the checksum can tell
+    out: list[SpoolItem] = []
+    with pytest.raises(CollectorError, match="checksum"):
+        FrameReader().read(b"".join(frames[:index]) + bytes(damaged) + b"".join(frames[index + 1 :]), 100, out)
+    assert out == expected[:index]
+
+
+def test_frame_reader_refuses_a_header_longer_than_its_frame() -> None:
+    payload = encode_item(TEMPLATE._replace(raw=b""))[FRAME.size :]  # header only, no raw bytes
+    short = payload[:-2]  # cut into the strings: the lengths promise more than there is
+    bad = FRAME.pack(len(short), zlib.crc32(short)) + short
+    with pytest.raises(CollectorError, match="corrupt"):
+        FrameReader().read(bad, 10, [])

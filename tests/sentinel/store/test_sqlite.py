@@ -68,6 +68,7 @@ def test_wal_and_pragmas(store: SqliteStore) -> None:
     writer = store.connections.writer()
     assert writer.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert writer.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+    assert writer.execute("PRAGMA page_size").fetchone()[0] == 16384  # a new database gets large pages
     reader = store.connections.reader()
     assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
     assert reader is not writer
