@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import time
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,15 +18,18 @@ from zoneinfo import ZoneInfo
 from collectors.parsers import (
     GENERIC,
     LINE_FORMATS,
+    PROGRAMS,
     detect_line_format,
     pam_parser,
     program_parser,
 )
 from collectors.parsers.fields import clean_ip
 from collectors.parsers.syslog_header import (
+    COMMON_LINE,
     FACILITIES,
     SEVERITIES,
     SyslogHeader,
+    common_timestamp,
     parse_structured_data,
     parse_syslog,
     parse_untimed,
@@ -33,7 +37,7 @@ from collectors.parsers.syslog_header import (
 from collectors.records import RawRecord
 from sentinel.config import DEFAULT_TIMEZONE
 from sentinel.errors import ParseError
-from sentinel.events import UNATTRIBUTED, Event, format_timestamp, make_event_id, new_event
+from sentinel.events import ECS_VERSION, UNATTRIBUTED, Event, format_timestamp, format_unix_time, make_event_id
 from sentinel.inventory import Institution, Inventory
 
 logger = logging.getLogger(__name__)
@@ -48,14 +52,24 @@ _BINARY_SHARE = 0.3  # more than this share of unprintable characters: binary da
 # An RFC 3164 timestamp may be at most this far after the receive time (sender clocks run fast).
 _FUTURE_SLACK = timedelta(days=2)
 _ZERO = timedelta(0)
-_MILLIS = tuple(f"{ms:03d}Z" for ms in range(1000))
+_TIME_CACHE_SIZE = 4096  # distinct (header time, zone, minute) keys kept; a burst reuses a handful
+_MODULES: dict[str, str] = {}  # event.dataset -> event.module
 
 
 def decode_line(raw: bytes) -> tuple[str, bool]:
     """The line as text and whether it had invalid UTF-8; ParseError for empty or binary input."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        # The usual line passes four C scans: printable (so no NUL, control or line break), and
+        # not blank. Anything else takes the careful path below.
+        if text.isprintable() and "\ufffd" not in text and text and not text.isspace():
+            return text, False
     if raw.endswith(b"\n"):
         raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-    if not raw.strip():
+    if not raw or raw.isspace():  # bytes.isspace: the same ASCII whitespace bytes.strip removes
         raise ParseError("empty line")
     if b"\x00" in raw:
         raise ParseError(f"binary data: NUL bytes in a {len(raw)}-byte record")
@@ -65,7 +79,9 @@ def decode_line(raw: bytes) -> tuple[str, bool]:
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "replace")
         invalid = True
-    if _CONTROL.search(text) is not None:
+    # isprintable (one fast C scan) passes U+FFFD, so that one is looked for separately; only lines
+    # that fail either (tabs, controls, some Unicode) pay for the regex.
+    if (not text.isprintable() or "\ufffd" in text) and _CONTROL.search(text) is not None:
         junk = len(_CONTROL.findall(text))
         if junk > len(text) * _BINARY_SHARE:
             raise ParseError(f"binary data: {junk} of {len(text)} characters are not printable text")
@@ -75,8 +91,8 @@ def decode_line(raw: bytes) -> tuple[str, bool]:
 class Normalizer:
     """Normalises raw records from every collector into ECS events.
 
-    Thread-safe: its only state is a few one-entry caches (last second, last header time), each
-    replaced as one tuple.
+    Thread-safe: its only state is bounded caches (zones, resolved header times) that are dicts,
+    whose single get and set are atomic.
     """
 
     def __init__(
@@ -92,34 +108,31 @@ class Normalizer:
         self._zones: dict[str, tzinfo] = {}
         self._observer_hostname = observer_hostname or socket.gethostname()
         self._observer_type = observer_type
-        self._last_second: tuple[int, str] = (-1, "")
-        self._last_time: tuple[tuple[object, ...], datetime] = ((), datetime.fromtimestamp(0, UTC))
+        # (header time, year missing, zone, receive minute) -> (UTC time, its @timestamp text)
+        self._times: dict[tuple[object, ...], tuple[datetime, str]] = {}
 
-    def _created(self, received_at: float) -> str:
-        """``event.created`` text for a receive time, without building a datetime per line."""
-        second = int(received_at)
-        micros = round((received_at - second) * 1e6)  # as datetime.fromtimestamp rounds
-        if micros >= 1_000_000:
-            second, micros = second + 1, micros - 1_000_000
-        last = self._last_second
-        if last[0] != second:
-            last = (second, format_timestamp(datetime.fromtimestamp(second, UTC))[:20])
-            self._last_second = last  # one tuple swap: safe across threads
-        return last[1] + _MILLIS[micros // 1000]
+    def _header_time(
+        self, ts: object, year_missing: bool, zone: tzinfo, received_at: float
+    ) -> tuple[datetime, str] | None:
+        """``_resolve_time`` and its text for a header time, reused for the same time, zone and minute.
 
-    def _header_time(self, header: SyslogHeader, zone: tzinfo, received_at: float) -> datetime:
-        """``_resolve_time`` for a header, reusing the last answer for the same time, zone and minute."""
-        ts = header.timestamp
-        if ts is None or ts.tzinfo is not None:
-            return ts or datetime.fromtimestamp(received_at, UTC)
+        ``ts`` is a naive datetime or, for the common RFC 3164 line, its timestamp text (converted
+        here only on a cache miss; None when that text is not a date, such as Feb 30).
+        """
         # The receive time only matters for the year (a 2-day slack): its minute is precise enough.
-        key = (ts, header.year_missing, zone, int(received_at) // 60)
-        last = self._last_time
-        if last[0] == key:
-            return last[1]
-        resolved = _resolve_time(ts, header.year_missing, zone, datetime.fromtimestamp(received_at, UTC))
-        self._last_time = (key, resolved)
-        return resolved
+        key = (ts, year_missing, zone, int(received_at) // 60)
+        found = self._times.get(key)
+        if found is not None:
+            return found
+        naive = common_timestamp(ts) if isinstance(ts, str) else ts
+        if not isinstance(naive, datetime):
+            return None
+        resolved = _resolve_time(naive, year_missing, zone, datetime.fromtimestamp(received_at, UTC))
+        found = (resolved, format_timestamp(resolved))
+        if len(self._times) >= _TIME_CACHE_SIZE:
+            self._times.clear()
+        self._times[key] = found
+        return found
 
     def _zone(self, institution: Institution | None) -> tzinfo:
         if institution is None:
@@ -129,22 +142,59 @@ class Normalizer:
             zone = self._zones[institution.timezone] = ZoneInfo(institution.timezone)
         return zone
 
+    def _attribute(self, record: RawRecord, hostname: str | None) -> Institution | None:
+        institution = self._inventory.attribute(record.peer, hostname)
+        if institution is None and record.host_hint:
+            institution = self._inventory.owner_of_host(record.host_hint)
+        return institution
+
     def normalize(self, record: RawRecord) -> Event:
         """One ECS event for ``record``; ParseError(reason) when it cannot be one."""
         line, invalid_utf8 = decode_line(record.raw)
-        created = self._created(record.received_at)
+        transport = record.transport
+        event: dict[str, Any] = {"kind": "event", "created": format_unix_time(record.received_at), "original": line}
         doc: dict[str, Any] = {
-            "event": {"kind": "event", "created": created, "original": line},
+            "event": event,
             "log": {},
             "observer": {"hostname": self._observer_hostname, "type": self._observer_type},
-            "agent": {"type": "sentinel", "name": _AGENT_NAMES.get(record.transport, record.transport)},
+            "agent": {"type": "sentinel", "name": _AGENT_NAMES.get(transport, transport)},
         }
         tags: list[str] = []
         if invalid_utf8:
             tags.append(INVALID_UTF8)
-        if record.transport == "file" and record.source_name:
+        if transport == "file" and record.source_name:
             doc["log"]["file"] = {"path": record.source_name}
+        if record.dataset_hint is None:
+            common = COMMON_LINE.match(line)
+            if common is not None:
+                timestamp = self._common(record, common, doc, tags)
+                if timestamp is not None:
+                    return _finish(record, doc, tags, timestamp)
+        return self._general(record, line, doc, tags)
 
+    def _common(
+        self, record: RawRecord, common: re.Match[str], doc: dict[str, Any], tags: list[str]
+    ) -> datetime | None:
+        """Fill ``doc`` from a ``Mmm dd hh:mm:ss host prog[pid]: msg`` line and return its time.
+
+        None, with ``doc`` untouched, when the date is not one (Feb 30): the general path decides.
+        """
+        stamp, hostname, program, pid, message = common.groups()
+        institution = self._attribute(record, hostname)
+        timed = self._header_time(stamp, True, self._zone(institution), record.received_at)
+        if timed is None:
+            return None
+        doc["@timestamp"] = timed[1]
+        doc["process"] = {"name": program, "pid": int(pid)}
+        message = message.strip()
+        doc["message"] = message
+        doc["event"]["dataset"] = _parse_message(program, message, doc)
+        _set_host(doc, hostname)
+        _set_institution(doc, institution, tags)
+        return timed[0]
+
+    def _general(self, record: RawRecord, line: str, doc: dict[str, Any], tags: list[str]) -> Event:
+        """Every other line: any syslog frame, whole-line file formats, or no header at all."""
         hint = record.dataset_hint
         line_parser = LINE_FORMATS.get(hint) if hint else None
         header: SyslogHeader | None = None
@@ -168,79 +218,113 @@ class Normalizer:
                     tags.append(NO_SYSLOG_HEADER)
 
         hostname = header.hostname if header is not None else None
-        institution = self._inventory.attribute(record.peer, hostname)
-        if institution is None and record.host_hint:
-            institution = self._inventory.owner_of_host(record.host_hint)
+        institution = self._attribute(record, hostname)
         zone = self._zone(institution)
 
         if header is not None:
-            dataset = self._apply_header(header, doc)
-            timestamp = self._header_time(header, zone, record.received_at)
+            dataset = _apply_header(header, doc)
+            ts = header.timestamp
+            if ts is None:
+                timestamp = datetime.fromtimestamp(record.received_at, UTC)
+            elif ts.tzinfo is not None:
+                timestamp = ts
+            else:
+                timed = self._header_time(ts, header.year_missing, zone, record.received_at)
+                assert timed is not None
+                timestamp = timed[0]
         else:
             assert local_ts is not None and dataset is not None
             timestamp = _resolve_time(local_ts, False, zone, datetime.fromtimestamp(record.received_at, UTC))
             if "message" not in doc:
                 doc["message"] = line
+        doc["@timestamp"] = format_timestamp(timestamp)
+        doc["event"]["dataset"] = dataset or GENERIC.dataset
+        _set_host(doc, hostname or record.host_hint)
+        _set_institution(doc, institution, tags)
+        return _finish(record, doc, tags, timestamp)
 
-        host_name = hostname or record.host_hint
-        if host_name:
-            ip = clean_ip(host_name)
-            if ip is not None:
-                doc["host"] = {"ip": [ip]}
-            else:
-                doc["host"] = {"hostname": host_name}
-        if institution is not None:
-            doc["organization"] = {"id": institution.id, "name": institution.name}
-        else:
-            tags.append(UNATTRIBUTED)
-        if tags:
-            doc["tags"] = tags
-        if not doc["log"]:
-            del doc["log"]
-        return new_event(
-            event_id=make_event_id(record.origin, record.raw),
-            timestamp=timestamp,
-            dataset=dataset or GENERIC.dataset,
-            fields=doc,
-        )
 
-    def _apply_header(self, header: SyslogHeader, doc: dict[str, Any]) -> str:
-        """Syslog fields into ``doc``, then the program's parser; returns the dataset."""
-        pri = header.pri
-        if pri is not None:
-            facility, severity = divmod(pri, 8)
-            syslog: dict[str, Any] = {
-                "priority": pri,
-                "facility": {"code": facility, "name": FACILITIES[facility] if facility < len(FACILITIES) else None},
-                "severity": {"code": severity, "name": SEVERITIES[severity]},
-            }
-            doc["log"]["syslog"] = syslog
-        if header.version is not None:
-            syslog = doc["log"].setdefault("syslog", {})
-            syslog["version"] = str(header.version)
-            if header.msgid:
-                syslog["msgid"] = header.msgid
-            if header.structured_data:
-                syslog["structured_data"] = parse_structured_data(header.structured_data)
-        program = header.program
-        if program is not None:
-            process: dict[str, Any] = {"name": program}
-            pid = header.pid
-            if pid is not None and pid.isdigit():
-                process["pid"] = int(pid)
-            doc["process"] = process
-        message = header.message.strip()
-        doc["message"] = message
+def _finish(record: RawRecord, doc: dict[str, Any], tags: list[str], timestamp: datetime) -> Event:
+    """What ``new_event`` adds, written directly: id, module, ingested, ECS version; then the event."""
+    if tags:
+        doc["tags"] = tags
+    if not doc["log"]:
+        del doc["log"]
+    event = doc["event"]
+    event_id = event["id"] = make_event_id(record.origin, record.raw)
+    dataset = event["dataset"]
+    if "module" not in event:
+        event["module"] = _module(dataset)
+    event["ingested"] = format_unix_time(time.time())
+    doc["ecs"] = {"version": ECS_VERSION}
+    return Event(id=event_id, timestamp=timestamp, dataset=dataset, doc=doc)
 
+
+def _module(dataset: str) -> str:
+    module = _MODULES.get(dataset)
+    if module is None:
+        module = dataset.split(".", 1)[0]
+        if len(_MODULES) < 1024:  # datasets are a short fixed list; the bound only guards odd input
+            _MODULES[dataset] = module
+    return module
+
+
+def _set_host(doc: dict[str, Any], host_name: str | None) -> None:
+    if host_name:
+        ip = clean_ip(host_name)
+        doc["host"] = {"ip": [ip]} if ip is not None else {"hostname": host_name}
+
+
+def _set_institution(doc: dict[str, Any], institution: Institution | None, tags: list[str]) -> None:
+    if institution is not None:
+        doc["organization"] = {"id": institution.id, "name": institution.name}
+    else:
+        tags.append(UNATTRIBUTED)
+
+
+def _parse_message(program: str | None, message: str, doc: dict[str, Any]) -> str:
+    """The program's parser (or pam's, or the generic one) on ``message``; returns the dataset."""
+    parser = PROGRAMS.get(program) if program is not None else None
+    if parser is None:
         parser = program_parser(program)
-        if parser is not None:
-            return parser.parse(message, doc) or parser.dataset
-        pam_parse = pam_parser(program, message)
-        if pam_parse is not None:
-            found = pam_parse(message, doc)
-            if found is not None:
-                return found
-        return GENERIC.parse(message, doc) or GENERIC.dataset
+    if parser is not None:
+        return parser.parse(message, doc) or parser.dataset
+    pam_parse = pam_parser(program, message)
+    if pam_parse is not None:
+        found = pam_parse(message, doc)
+        if found is not None:
+            return found
+    return GENERIC.parse(message, doc) or GENERIC.dataset
+
+
+def _apply_header(header: SyslogHeader, doc: dict[str, Any]) -> str:
+    """Syslog fields into ``doc``, then the program's parser; returns the dataset."""
+    pri = header.pri
+    if pri is not None:
+        facility, severity = divmod(pri, 8)
+        syslog: dict[str, Any] = {
+            "priority": pri,
+            "facility": {"code": facility, "name": FACILITIES[facility] if facility < len(FACILITIES) else None},
+            "severity": {"code": severity, "name": SEVERITIES[severity]},
+        }
+        doc["log"]["syslog"] = syslog
+    if header.version is not None:
+        syslog = doc["log"].setdefault("syslog", {})
+        syslog["version"] = str(header.version)
+        if header.msgid:
+            syslog["msgid"] = header.msgid
+        if header.structured_data:
+            syslog["structured_data"] = parse_structured_data(header.structured_data)
+    program = header.program
+    if program is not None:
+        process: dict[str, Any] = {"name": program}
+        pid = header.pid
+        if pid is not None and pid.isdecimal():  # isdigit() also admits "²", which int() refuses
+            process["pid"] = int(pid)
+        doc["process"] = process
+    message = header.message.strip()
+    doc["message"] = message
+    return _parse_message(program, message, doc)
 
 
 def _resolve_time(ts: datetime | None, year_missing: bool, zone: tzinfo, received: datetime) -> datetime:

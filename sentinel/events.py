@@ -7,22 +7,32 @@ from the same origin always gets the same id, so storing it again is a no-op.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from hashlib import blake2b
 from typing import Any
 
 UNATTRIBUTED = "unattributed"  # tag for events no institution owns
+ECS_VERSION = "8.11.0"
 
 
 def make_event_id(origin: str, raw: bytes | str) -> str:
     """A stable 128-bit id from where a record came from and its exact bytes."""
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
-    h = hashlib.blake2b(data, digest_size=16, person=b"sentinel-ev1")
-    h.update(b"\x1f" + origin.encode("utf-8", "surrogateescape"))
+    try:
+        tail = origin.encode()
+    except UnicodeEncodeError:  # lone surrogates: the slower, lossless encoding
+        tail = origin.encode("utf-8", "surrogateescape")
+    # Copying a keyed template skips the constructor's keyword parsing, and one update of one buffer
+    # gives the same digest as the two updates "raw", then "\x1f" + origin.
+    h = _ID_HASH.copy()
+    h.update(data + b"\x1f" + tail)
     return h.hexdigest()
+
+
+_ID_HASH = blake2b(digest_size=16, person=b"sentinel-ev1")
 
 
 # format_timestamp runs three times per ingested event; datetime formatting costs far more than the
@@ -48,6 +58,22 @@ def format_timestamp(ts: datetime) -> str:
             _SECOND_TEXT.clear()
         prefix = _SECOND_TEXT[second] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
     return prefix + _MILLIS[ts.microsecond // 1000]
+
+
+def format_unix_time(seconds: float) -> str:
+    """``format_timestamp(datetime.fromtimestamp(seconds, UTC))`` without building a datetime."""
+    if not 0 <= seconds < _FAST_RANGE_END:
+        return format_timestamp(datetime.fromtimestamp(seconds, UTC))
+    second = int(seconds)
+    micros = round((seconds - second) * 1e6)  # as datetime.fromtimestamp rounds
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    prefix = _SECOND_TEXT.get(second)
+    if prefix is None:
+        if len(_SECOND_TEXT) >= 4096:
+            _SECOND_TEXT.clear()
+        prefix = _SECOND_TEXT[second] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+    return prefix + _MILLIS[micros // 1000]
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -157,6 +183,6 @@ def new_event(
     ev["id"] = event_id
     ev["dataset"] = dataset
     ev.setdefault("module", dataset.split(".", 1)[0])
-    ev["ingested"] = format_timestamp(ingested or datetime.now(UTC))
-    doc.setdefault("ecs", {"version": "8.11.0"})
+    ev["ingested"] = format_timestamp(ingested) if ingested is not None else format_unix_time(time.time())
+    doc.setdefault("ecs", {"version": ECS_VERSION})
     return Event(id=event_id, timestamp=timestamp, dataset=dataset, doc=doc)

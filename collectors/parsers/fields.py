@@ -4,28 +4,75 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from functools import lru_cache
 from typing import Any
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$")
 
 
-@lru_cache(maxsize=65536)
-def clean_ip(text: str) -> str | None:
-    """The canonical IP address in ``text`` (brackets and ``::ffff:`` mapping removed), or None."""
+# Caches of what a host text is, bounded (cleared when full): attackers' addresses repeat for
+# thousands of lines, and a dict lookup costs a fraction of parsing the address again.
+_CACHE_SIZE = 65536
+_IPS: dict[str, str] = {}  # text -> canonical address, or "" when it is not one
+_HOSTS: dict[str, tuple[str, str] | tuple[()]] = {}  # text -> ("ip"|"domain", value), or () for neither
+
+
+def _parse_ip(text: str) -> str:
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
-        return None
+        return ""
     if ip.version == 6 and ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     return str(ip)
 
 
+def clean_ip(text: str) -> str | None:
+    """The canonical IP address in ``text`` (brackets and ``::ffff:`` mapping removed), or None."""
+    found = _IPS.get(text)
+    if found is None:
+        found = _parse_ip(text)
+        if len(_IPS) >= _CACHE_SIZE:
+            _IPS.clear()
+        _IPS[text] = found
+    return found or None
+
+
 def is_hostname(text: str) -> bool:
     return _HOSTNAME.match(text) is not None
+
+
+def _host_kind(host: str) -> tuple[str, str] | tuple[()]:
+    kind = _HOSTS.get(host)
+    if kind is None:
+        ip = clean_ip(host)
+        if ip is not None:
+            kind = ("ip", ip)
+        elif is_hostname(host) and not host.isdigit():
+            kind = ("domain", host.rstrip(".").lower())
+        else:
+            kind = ()
+        if len(_HOSTS) >= _CACHE_SIZE:
+            _HOSTS.clear()
+        _HOSTS[host] = kind
+    return kind
+
+
+def endpoint(host: str, port: str | int | None = None) -> dict[str, Any]:
+    """The ``source``/``destination`` object for a non-empty ``host`` (see ``set_endpoint``)."""
+    node: dict[str, Any] = {"address": host}
+    kind = _HOSTS.get(host)
+    if kind is None:
+        kind = _host_kind(host)
+    if kind:
+        node[kind[0]] = kind[1]
+    if port is not None:
+        try:
+            node["port"] = int(port)
+        except ValueError:
+            pass
+    return node
 
 
 def set_endpoint(doc: dict[str, Any], side: str, host: str | None, port: str | int | None = None) -> None:
@@ -34,20 +81,8 @@ def set_endpoint(doc: dict[str, Any], side: str, host: str | None, port: str | i
     ``address`` keeps what the log said. Values that are neither (``unknown``, injected junk) only
     land in ``address`` so nothing downstream treats them as an address or a name.
     """
-    if not host:
-        return
-    node: dict[str, Any] = {"address": host}
-    ip = clean_ip(host)
-    if ip is not None:
-        node["ip"] = ip
-    elif is_hostname(host) and not host.isdigit():
-        node["domain"] = host.rstrip(".").lower()
-    if port is not None:
-        try:
-            node["port"] = int(port)
-        except ValueError:
-            pass
-    doc[side] = node
+    if host:
+        doc[side] = endpoint(host, port)
 
 
 def set_event(

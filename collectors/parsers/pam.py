@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from collectors.parsers.fields import set_endpoint, set_event, set_user
+from collectors.parsers.fields import endpoint, set_endpoint, set_event, set_user
 
 DATASET = "system.auth"
 
@@ -36,8 +36,10 @@ def parse_body(body: str, doc: dict[str, Any]) -> str | None:
                 doc, action="authentication_failure", category=("authentication",), type=("info",), outcome="failure"
             )
             return DATASET
-        set_endpoint(doc, "source", m.group("rhost") or None)
-        set_user(doc, m.group("user") or m.group("ruser") or None)
+        rhost, user, ruser = m.group("rhost", "user", "ruser")  # one call: this is sshd's most common line
+        if rhost:
+            doc["source"] = endpoint(rhost)
+        set_user(doc, user or ruser or None)
         set_event(doc, action="authentication_failure", category=("authentication",), type=("info",), outcome="failure")
         return DATASET
     if body.startswith("session "):

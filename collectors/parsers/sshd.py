@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collectors.parsers import pam
-from collectors.parsers.fields import set_endpoint, set_event, set_user
+from collectors.parsers.fields import endpoint, set_endpoint, set_user
 
 DATASET = "system.auth"
 AUTH = ("authentication",)
@@ -20,219 +20,259 @@ NET = ("network",)
 _PRE = r"(?P<pre> \[preauth\])?"
 _PORT = r"(?: port (?P<port>\d+))?"
 
-Handler = Callable[[re.Match[str], dict[str, Any]], None]
+# Classification: (event.action, event.category, event.type, event.outcome).
+Classification = tuple[str, tuple[str, ...], tuple[str, ...], "str | None"]
+# Fills what a rule's groups alone do not, after the source and user; may return another classification.
+Fill = Callable[[re.Match[str], dict[str, Any]], "Classification | None"]
 
 
-def _fill(m: re.Match[str], doc: dict[str, Any]) -> None:
-    groups = m.groupdict()
-    set_endpoint(doc, "source", groups.get("ip"), groups.get("port"))
-    user = groups.get("user")
-    if user is not None:
-        set_user(doc, user)
+class _Rule:
+    """One anchored pattern and what a match means.
+
+    The groups the shared fields come from (``ip``, ``port``, ``user``, ``pre``) are looked up once
+    here, by position, so a match costs one ``groups()`` call instead of a ``groupdict()``.
+    """
+
+    __slots__ = ("classification", "fill", "ip", "pattern", "port", "pre", "preauth_failure", "user")
+
+    def __init__(
+        self,
+        pattern: str,
+        classification: Classification,
+        fill: Fill | None = None,
+        *,
+        preauth_failure: bool = False,
+    ) -> None:
+        self.pattern = re.compile(pattern)
+        self.classification = classification
+        self.fill = fill
+        self.preauth_failure = preauth_failure  # a "[preauth]" end means the client never authenticated
+        index = self.pattern.groupindex
+        self.ip, self.port, self.user, self.pre = (index.get(name, 0) - 1 for name in ("ip", "port", "user", "pre"))
+        if preauth_failure and self.pre < 0:
+            raise ValueError(f"{pattern!r} has no 'pre' group")
 
 
-def _rule(
-    action: str, category: tuple[str, ...], type_: tuple[str, ...], outcome: str | None, preauth_failure: bool = False
-) -> Handler:
-    def handle(m: re.Match[str], doc: dict[str, Any]) -> None:
-        _fill(m, doc)
-        out = outcome
-        if preauth_failure and m.groupdict().get("pre"):
-            out = "failure"  # the client went away before authenticating
-        set_event(doc, action=action, category=category, type=type_, outcome=out)
+def _apply(rule: _Rule, m: re.Match[str], doc: dict[str, Any]) -> None:
+    groups = m.groups()
+    if rule.ip >= 0:
+        host = groups[rule.ip]
+        if host:
+            doc["source"] = endpoint(host, groups[rule.port] if rule.port >= 0 else None)
+    if rule.user >= 0:
+        user = groups[rule.user]
+        if user:
+            known = doc.get("user")
+            if isinstance(known, dict):
+                known["name"] = user
+            else:
+                doc["user"] = {"name": user}
+    action, category, type_, outcome = rule.classification
+    if rule.fill is not None:
+        other = rule.fill(m, doc)
+        if other is not None:
+            action, category, type_, outcome = other
+    if rule.preauth_failure and groups[rule.pre]:
+        outcome = "failure"  # the client went away before authenticating
+    ev = doc["event"]
+    ev["action"] = action
+    ev["category"] = list(category)  # a fresh list per event: later stages may extend it
+    ev["type"] = list(type_)
+    if outcome is not None:
+        ev["outcome"] = outcome
 
-    return handle
+
+_LOGIN_OK: Classification = ("ssh_login", AUTH, ("start",), "success")
+_LOGIN_FAILED: Classification = ("ssh_login", AUTH, ("start",), "failure")
 
 
-def _login(m: re.Match[str], doc: dict[str, Any]) -> None:
-    _fill(m, doc)
-    success = m.group("verb") == "Accepted"
-    doc["system"] = {"auth": {"ssh": {"method": m.group("method")}}}
-    set_event(doc, action="ssh_login", category=AUTH, type=("start",), outcome="success" if success else "failure")
+def _login(m: re.Match[str], doc: dict[str, Any]) -> Classification:
+    verb, method = m.group("verb", "method")
+    doc["system"] = {"auth": {"ssh": {"method": method}}}
+    return _LOGIN_OK if verb == "Accepted" else _LOGIN_FAILED
 
 
-def _disconnecting(m: re.Match[str], doc: dict[str, Any]) -> None:
-    _fill(m, doc)
+_TOO_MANY = "Too many authentication failures"
+
+
+def _disconnecting(m: re.Match[str], doc: dict[str, Any]) -> Classification | None:
     reason = m.group("reason")
     doc["event"]["reason"] = reason
-    if reason.startswith("Too many authentication failures"):
-        tail = reason[len("Too many authentication failures") :]
+    if reason.startswith(_TOO_MANY):
+        tail = reason[len(_TOO_MANY) :]
         if tail.startswith(" for ") and "user" not in doc:
             set_user(doc, tail[5:].removeprefix("invalid user "))
-        set_event(doc, action="ssh_max_auth_attempts", category=AUTH, type=("info",), outcome="failure")
-    else:
-        set_event(doc, action="ssh_disconnect", category=NET, type=("connection", "end"), outcome="failure")
+        return ("ssh_max_auth_attempts", AUTH, ("info",), "failure")
+    return None
 
 
 def _connection_from(m: re.Match[str], doc: dict[str, Any]) -> None:
-    _fill(m, doc)
-    if m.group("dip"):
-        set_endpoint(doc, "destination", m.group("dip"), m.group("dport"))
-    set_event(doc, action="ssh_connection", category=NET, type=("connection", "start"))
-
-
-_login_rule: list[tuple[re.Pattern[str], Handler]] = [
-    (
-        re.compile(
-            r"(?P<verb>Accepted|Failed) (?P<method>\S+) for (?:invalid user )?(?P<user>.*?) from (?P<ip>\S+)"
-            + _PORT
-            + r"(?: ssh\d?)?(?:: (?P<info>.*))?$"
-        ),
-        _login,
-    )
-]
-_disconnect = _rule("ssh_disconnect", NET, ("connection", "end"), None, preauth_failure=True)
-_scan = _rule("ssh_protocol_error", NET, ("connection", "denied"), "failure")
+    dip, dport = m.group("dip", "dport")
+    if dip:
+        set_endpoint(doc, "destination", dip, dport)
 
 
 def _break_in(m: re.Match[str], doc: dict[str, Any]) -> None:
-    _fill(m, doc)
     domain = m.group("domain")
     if "source" in doc and domain:
         doc["source"]["domain"] = domain.rstrip(".").lower()  # the name the address claims (unverified)
-    set_event(doc, action="ssh_break_in_attempt", category=("intrusion_detection",), type=("info",), outcome="failure")
 
 
-_denied = _rule("ssh_login_denied", AUTH, ("info",), "failure")
-_invalid_user = _rule("invalid_user", AUTH, ("info",), "failure")
-_auth_failure = _rule("ssh_login", AUTH, ("start",), "failure")
+_DISCONNECT: Classification = ("ssh_disconnect", NET, ("connection", "end"), None)
+_SCAN: Classification = ("ssh_protocol_error", NET, ("connection", "denied"), "failure")
+_DENIED: Classification = ("ssh_login_denied", AUTH, ("info",), "failure")
+_INVALID_USER: Classification = ("invalid_user", AUTH, ("info",), "failure")
+_AUTH_FAILURE: Classification = ("ssh_login", AUTH, ("start",), "failure")
+_BREAK_IN: Classification = ("ssh_break_in_attempt", ("intrusion_detection",), ("info",), "failure")
+_login_rule = [
+    _Rule(
+        r"(?P<verb>Accepted|Failed) (?P<method>\S+) for (?:invalid user )?(?P<user>.*?) from (?P<ip>\S+)"
+        + _PORT
+        + r"(?: ssh\d?)?(?:: (?P<info>.*))?$",
+        _LOGIN_FAILED,
+        _login,
+    )
+]
 
-RULES: dict[str, list[tuple[re.Pattern[str], Handler]]] = {
+RULES: dict[str, list[_Rule]] = {
     "Accepted": _login_rule,
     "Failed": _login_rule,
-    "Invalid": [(re.compile(r"Invalid user (?P<user>.*?) from (?P<ip>\S+)" + _PORT + r"\s*$"), _invalid_user)],
+    "Invalid": [_Rule((r"Invalid user (?P<user>.*?) from (?P<ip>\S+)" + _PORT + r"\s*$"), _INVALID_USER)],
     "input_userauth_request:": [
-        (re.compile(r"input_userauth_request: invalid user (?P<user>.*?)" + _PRE + "$"), _invalid_user)
+        _Rule((r"input_userauth_request: invalid user (?P<user>.*?)" + _PRE + "$"), _INVALID_USER)
     ],
     "User": [
-        (re.compile(r"User (?P<user>.*?) from (?P<ip>\S+) not allowed because (?P<reason>.*)$"), _denied),
-        (re.compile(r"User (?P<user>\S+) not allowed because (?P<reason>.*)$"), _denied),
+        _Rule((r"User (?P<user>.*?) from (?P<ip>\S+) not allowed because (?P<reason>.*)$"), _DENIED),
+        _Rule((r"User (?P<user>\S+) not allowed because (?P<reason>.*)$"), _DENIED),
     ],
-    "ROOT": [(re.compile(r"ROOT LOGIN REFUSED FROM (?P<ip>\S+)" + _PORT + _PRE + "$"), _denied)],
+    "ROOT": [_Rule((r"ROOT LOGIN REFUSED FROM (?P<ip>\S+)" + _PORT + _PRE + "$"), _DENIED)],
     "refused": [
-        (
-            re.compile(r"refused connect from (?P<who>.*) \((?P<ip>[^()\s]+)\)$"),
-            _rule("ssh_connection_refused", NET, ("connection", "denied"), "failure"),
+        _Rule(
+            (r"refused connect from (?P<who>.*) \((?P<ip>[^()\s]+)\)$"),
+            ("ssh_connection_refused", NET, ("connection", "denied"), "failure"),
         )
     ],
     "PAM:": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"PAM: (?:[Aa]uthentication (?:failure|error)|User not known to the underlying authentication module)"
                 r" for (?:illegal user |invalid user )?(?P<user>.*?) from (?P<ip>\S+)(?: via \S+)?\s*$"
             ),
-            _auth_failure,
+            _AUTH_FAILURE,
         )
     ],
     "Received": [
-        (
-            re.compile(
-                r"Received disconnect from (?P<ip>\S+?)" + _PORT + r": ?(?P<code>\d+): (?P<reason>.*?)" + _PRE + "$"
-            ),
-            _disconnect,
+        _Rule(
+            (r"Received disconnect from (?P<ip>\S+?)" + _PORT + r": ?(?P<code>\d+): (?P<reason>.*?)" + _PRE + "$"),
+            _DISCONNECT,
+            preauth_failure=True,
         )
     ],
     "Connection": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"Connection (?:closed|reset) by (?:(?:authenticating|invalid) user (?P<user>.*?) )?(?P<ip>\S+)"
                 + _PORT
                 + _PRE
                 + "$"
             ),
-            _disconnect,
+            _DISCONNECT,
+            preauth_failure=True,
         ),
-        (
-            re.compile(r"Connection from (?P<ip>\S+) port (?P<port>\d+)(?: on (?P<dip>\S+) port (?P<dport>\d+))?"),
+        _Rule(
+            (r"Connection from (?P<ip>\S+) port (?P<port>\d+)(?: on (?P<dip>\S+) port (?P<dport>\d+))?"),
+            ("ssh_connection", NET, ("connection", "start"), None),
             _connection_from,
         ),
     ],
     "Disconnected": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"Disconnected from (?:(?:authenticating |invalid )?user (?P<user>.*?) )?(?P<ip>\S+)"
                 + _PORT
                 + _PRE
                 + "$"
             ),
-            _disconnect,
+            _DISCONNECT,
+            preauth_failure=True,
         )
     ],
     "Disconnecting": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"Disconnecting(?::| (?:(?:authenticating|invalid) user (?P<user>.*?) )?(?P<ip>\S+)"
                 + _PORT
                 + r":) (?P<reason>.*?)"
                 + _PRE
                 + "$"
             ),
+            ("ssh_disconnect", NET, ("connection", "end"), "failure"),
             _disconnecting,
         )
     ],
     "maximum": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*?) from (?P<ip>\S+)"
                 + _PORT
                 + r"(?: ssh\d?)?"
                 + _PRE
                 + "$"
             ),
-            _rule("ssh_max_auth_attempts", AUTH, ("info",), "failure"),
+            ("ssh_max_auth_attempts", AUTH, ("info",), "failure"),
         )
     ],
     "Did": [
-        (
-            re.compile(r"Did not receive identification string from (?P<ip>\S+)" + _PORT + "$"),
-            _rule("ssh_no_identification", NET, ("connection", "denied"), "failure"),
+        _Rule(
+            (r"Did not receive identification string from (?P<ip>\S+)" + _PORT + "$"),
+            ("ssh_no_identification", NET, ("connection", "denied"), "failure"),
         )
     ],
-    "Bad": [(re.compile(r"Bad protocol version identification '(?P<ident>.*)' from (?P<ip>\S+)" + _PORT + "$"), _scan)],
-    "banner": [(re.compile(r"banner exchange: Connection from (?P<ip>\S+) port (?P<port>\d+): (?P<r>.*)$"), _scan)],
+    "Bad": [_Rule((r"Bad protocol version identification '(?P<ident>.*)' from (?P<ip>\S+)" + _PORT + "$"), _SCAN)],
+    "banner": [_Rule((r"banner exchange: Connection from (?P<ip>\S+) port (?P<port>\d+): (?P<r>.*)$"), _SCAN)],
     "ssh_dispatch_run_fatal:": [
-        (re.compile(r"ssh_dispatch_run_fatal: Connection from (?P<ip>\S+) port (?P<port>\d+): (?P<r>.*)$"), _scan)
+        _Rule((r"ssh_dispatch_run_fatal: Connection from (?P<ip>\S+) port (?P<port>\d+): (?P<r>.*)$"), _SCAN)
     ],
     "Timeout": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"Timeout before authentication for (?:connection from )?(?P<ip>[^\s,]+?)"
                 + _PORT
                 + r"(?: to \S+, pid = \d+)?$"
             ),
-            _rule("ssh_auth_timeout", AUTH, ("info",), "failure"),
+            ("ssh_auth_timeout", AUTH, ("info",), "failure"),
         )
     ],
     "Unable": [
-        (
-            re.compile(r"Unable to negotiate with (?P<ip>\S+) port (?P<port>\d+): (?P<reason>.*?)" + _PRE + "$"),
-            _rule("ssh_negotiation_failed", NET, ("connection", "denied"), "failure"),
+        _Rule(
+            (r"Unable to negotiate with (?P<ip>\S+) port (?P<port>\d+): (?P<reason>.*?)" + _PRE + "$"),
+            ("ssh_negotiation_failed", NET, ("connection", "denied"), "failure"),
         )
     ],
     "reverse": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"reverse mapping checking getaddrinfo for (?P<domain>\S+) \[(?P<ip>[^\]\s]+)\] failed"
                 r"(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"
             ),
+            _BREAK_IN,
             _break_in,
         )
     ],
     "Address": [
-        (
-            re.compile(
+        _Rule(
+            (
                 r"Address (?P<ip>\S+) maps to (?P<domain>[^\s,]+), but this does not map back to the address"
                 r"(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"
             ),
+            _BREAK_IN,
             _break_in,
         )
     ],
     "Postponed": [
-        (
-            re.compile(
-                r"Postponed (?P<method>\S+) for (?P<user>.*?) from (?P<ip>\S+)" + _PORT + r"(?: ssh\d?)?" + _PRE
-            ),
-            _rule("ssh_login_postponed", AUTH, ("info",), None),
+        _Rule(
+            (r"Postponed (?P<method>\S+) for (?P<user>.*?) from (?P<ip>\S+)" + _PORT + r"(?: ssh\d?)?" + _PRE),
+            ("ssh_login_postponed", AUTH, ("info",), None),
         )
     ],
 }
@@ -254,10 +294,10 @@ def parse(message: str, doc: dict[str, Any]) -> str | None:
     first = text.split(" ", 1)[0]
     rules = RULES.get(first)
     if rules is not None:
-        for pattern, handler in rules:
-            m = pattern.match(text)
+        for rule in rules:
+            m = rule.pattern.match(text)
             if m is not None:
-                handler(m, doc)
+                _apply(rule, m, doc)
                 return DATASET
         return DATASET
     if first.startswith("pam_") or first == "(pam_unix)":

@@ -61,8 +61,9 @@ _TAGGED = re.compile(
     r"(?: |$)(?P<msg>.*)",
     re.S,
 )
-# The most common line of all ("Mmm dd hh:mm:ss host prog[pid]: msg", no PRI) in one match.
-_COMMON = re.compile(
+# The most common line of all ("Mmm dd hh:mm:ss host prog[pid]: msg", no PRI) in one match; groups:
+# timestamp text, host, program, pid, message. Its timestamp has no year (``common_timestamp``).
+COMMON_LINE = re.compile(
     r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d\d:\d\d:\d\d) "
     r"([^\s\[\]:]+) ([^\s\[\]:]+)\[(\d+)\]: (?!\[ID )(.*)$",
     re.S,
@@ -155,16 +156,18 @@ def _rfc5424(pri: int, body: str) -> SyslogHeader | None:
     )
 
 
-# Lines arrive in bursts with the same second; the last conversion is reused (one tuple: thread-safe).
-_last_3164: tuple[str, datetime | None] = ("", None)
+# Lines arrive in bursts with the same second: conversions are kept per timestamp text (bounded;
+# a dict's get and set are atomic, so threads may share it).
+_TS_CACHE: dict[str, datetime | None] = {}
+_TS_CACHE_SIZE = 4096
 
 
 def _ts_3164(m: re.Match[str]) -> datetime | None:
-    global _last_3164
     text = m.group(0)
-    last = _last_3164
-    if last[0] == text:
-        return last[1]
+    try:
+        return _TS_CACHE[text]
+    except KeyError:
+        pass
     mon, day, hh, mi, ss, frac, year = m.groups()
     try:
         ts: datetime | None = datetime(
@@ -178,24 +181,24 @@ def _ts_3164(m: re.Match[str]) -> datetime | None:
         )
     except ValueError:
         ts = None
-    _last_3164 = (text, ts)
+    if len(_TS_CACHE) >= _TS_CACHE_SIZE:
+        _TS_CACHE.clear()
+    _TS_CACHE[text] = ts
     return ts
 
 
-def _common_ts(stamp: str) -> datetime | None:
-    last = _last_3164
-    if last[0] == stamp + " ":
-        return last[1]
+def common_timestamp(stamp: str) -> datetime | None:
+    """The naive time (placeholder year) of ``COMMON_LINE``'s first group; None for a date such as Feb 30."""
     m = _TS_3164.match(stamp + " ")
     return _ts_3164(m) if m is not None else None
 
 
 def parse_syslog(line: str) -> SyslogHeader | None:
     """Split a syslog line into header and message, or None when it is not syslog-framed."""
-    common = _COMMON.match(line)
+    common = COMMON_LINE.match(line)
     if common is not None:
         stamp, host, program, pid, message = common.groups()
-        ts = _common_ts(stamp)
+        ts = common_timestamp(stamp)
         if ts is not None:
             return SyslogHeader(message, ts, True, None, host, program, pid)
     pri: int | None = None

@@ -268,3 +268,41 @@ def test_unknown_program_falls_back_to_generic(normalizer: Normalizer) -> None:
 def test_dar_es_salaam_default(normalizer: Normalizer) -> None:
     event = normalizer.normalize(record(b"Jun 15 14:59:01 web1 myapp: x", peer="192.0.2.1"))
     assert event.timestamp.astimezone(DAR).hour == 14
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"plain text", ("plain text", False)),
+        (b"caf\xc3\xa9 \xe2\x9c\x93", ("caf\u00e9 \u2713", False)),  # printable non-ASCII: the quick path
+        (b"abcdef\xffgh", ("abcdef\ufffdgh", True)),
+        ("\ufffd ok".encode(), ("\ufffd ok", False)),  # one replacement character in 4: not binary
+    ],
+)
+def test_decode_quick_and_careful_paths_agree(raw: bytes, expected: tuple[str, bool]) -> None:
+    assert decode_line(raw) == expected
+
+
+def test_valid_utf8_replacement_characters_still_count_as_binary() -> None:
+    with pytest.raises(ParseError, match="binary data"):
+        decode_line("\ufffd\ufffd\ufffdab".encode())
+
+
+def test_non_decimal_pid_is_not_a_pid(normalizer: Normalizer) -> None:
+    event = normalizer.normalize(record("Jun 15 14:59:01 web1 app[\u00b2]: x".encode()))  # "²" isdigit, not a number
+    assert event.doc["process"] == {"name": "app"}
+
+
+def test_invalid_date_in_the_common_form_is_not_a_header(normalizer: Normalizer) -> None:
+    event = normalizer.normalize(record(b"Feb 30 10:00:00 web1 sshd[1]: Invalid user a from 10.0.0.1"))
+    assert NO_SYSLOG_HEADER in event.doc["tags"]
+    assert event.doc["@timestamp"] == "2024-06-15T12:00:00.000Z"  # the receive time
+
+
+def test_repeated_header_times_resolve_per_zone(normalizer: Normalizer) -> None:
+    # The resolved-time cache is keyed by zone: the same text from two zones gives two instants.
+    line = b"Jun 15 14:59:01 web1 sshd[1]: Accepted password for a from 10.9.9.9 port 1 ssh2"
+    dar = [normalizer.normalize(record(line, peer="10.1.0.1")) for _ in range(2)]
+    london = normalizer.normalize(record(line, peer="10.3.0.1"))
+    assert {e.doc["@timestamp"] for e in dar} == {"2024-06-15T11:59:01.000Z"}
+    assert london.doc["@timestamp"] == "2024-06-15T13:59:01.000Z"  # BST, UTC+1

@@ -2,7 +2,16 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from sentinel.events import Event, format_timestamp, get_field, make_event_id, new_event, parse_timestamp, set_field
+from sentinel.events import (
+    Event,
+    format_timestamp,
+    format_unix_time,
+    get_field,
+    make_event_id,
+    new_event,
+    parse_timestamp,
+    set_field,
+)
 
 
 def test_event_id_is_deterministic_and_depends_on_origin_and_bytes() -> None:
@@ -32,3 +41,26 @@ def test_fields_and_round_trip() -> None:
     again = Event.from_doc(event.doc)
     assert (again.id, again.timestamp, again.dataset) == ("abc", event.timestamp, "system.auth")
     assert event.doc["event"]["module"] == "system"
+
+
+def test_event_id_values_are_stable() -> None:
+    # Fixed values from the original two-update implementation: ids already stored must not change.
+    raw = b"Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186"
+    assert make_event_id("10.1.2.3#7", raw) == "5320551e86705b86baef40507d12ac03"
+    assert make_event_id("file:/var/log/\udcff#1", "x\udcfe") == "39389f9c3bf263a0e10583d7ef6f5239"
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0.0, 1718452800.0, 1718452800.0004994, 1718452800.9995, 1718452800.9999996, 1704067199.9996, 7.5e9, -1.5],
+)
+def test_format_unix_time_matches_format_timestamp(seconds: float) -> None:
+    assert format_unix_time(seconds) == format_timestamp(datetime.fromtimestamp(seconds, UTC))
+
+
+def test_new_event_ingested_is_now_without_an_argument() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    event = new_event(event_id="a", timestamp=before, dataset="x.y", fields={})
+    ingested = parse_timestamp(event.doc["event"]["ingested"])
+    assert before <= ingested <= datetime.now(UTC)
+    assert event.doc["ecs"] == {"version": "8.11.0"}

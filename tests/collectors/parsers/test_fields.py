@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.parsers.fields import clean_ip, set_endpoint, set_event
+from collectors.parsers.fields import clean_ip, endpoint, set_endpoint, set_event
 
 
 def test_clean_ip() -> None:
@@ -33,3 +33,12 @@ def test_set_event_gives_each_event_its_own_lists() -> None:
     a["event"]["category"].append("network")
     assert b["event"]["category"] == ["authentication"]
     assert b["event"]["kind"] == "alert" and "outcome" not in a["event"]
+
+
+def test_host_kinds_are_stable_when_repeated() -> None:
+    # The second call of each is answered from the cache and must say the same.
+    for _ in range(2):
+        assert clean_ip("[::ffff:10.0.0.1]") == "10.0.0.1"
+        assert clean_ip("not-an-ip") is None
+        assert endpoint("Example.ORG", "22") == {"address": "Example.ORG", "domain": "example.org", "port": 22}
+        assert endpoint("12345") == {"address": "12345"}  # digits only: neither an address nor a name
