@@ -22,14 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sentinel.detect.alerts import AlertCandidate
 from sentinel.detect.detectors import (
     Evaluation,
     Group,
     RunContext,
     align,
     candidate,
-    fetch,
     key_value,
+    run_pass,
     with_datasets,
 )
 from sentinel.detect.matcher import RuleIndex
@@ -37,6 +38,7 @@ from sentinel.detect.rule_pack import PackRule
 from sentinel.detect.rule_types import Condition, read_field
 from sentinel.detect.sigma_rules import SigmaCorrelation, SigmaRule
 from sentinel.errors import RuleError
+from sentinel.events import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +96,23 @@ class CorrelationDetector:
     def _key(self, base_index: int, doc: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(key_value(read_field(doc, fields[base_index])) for fields in self.key_fields)
 
+    def first_ms(self, ctx: RunContext) -> int:
+        return align(ctx.live_from_ms, ctx.suppress_ms) - self.span_ms
+
+    def begin(self, ctx: RunContext) -> _CorrelationPass:
+        return _CorrelationPass(self, ctx)
+
     def evaluate(self, ctx: RunContext) -> Evaluation:
+        return run_pass(self, ctx)
+
+    def candidates(
+        self, ctx: RunContext, hits: dict[tuple[str | None, tuple[Any, ...]], list[Hit]]
+    ) -> list[AlertCandidate]:
+        """Alert candidates from every key's base-rule matches."""
         window_ms = ctx.suppress_ms
         first_window = align(ctx.live_from_ms, window_ms)
-        hits: dict[tuple[str | None, tuple[Any, ...]], list[Hit]] = {}
-        result = Evaluation()
-        for page in fetch(ctx, self.rule, first_window - self.span_ms, ctx.end_ms):
-            for base, event in self.index.match(page):
-                i = self.position[id(base)]
-                result.matches += 1
-                value = read_field(event.doc, self.value_field) if self.value_field else None
-                key = (event.organization_id, self._key(i, event.doc))
-                hits.setdefault(key, []).append(Hit(event.timestamp_ms, event.id, i, key_value(value)))
         group_names = list(self.corr.group_by)
+        out: list[AlertCandidate] = []
         for (org, key), key_hits in hits.items():
             key_hits.sort(key=lambda h: (h.ts_ms, h.event_id))
             fired = self._fired_windows(key_hits, window_ms, first_window)
@@ -123,12 +129,12 @@ class CorrelationDetector:
                 if self.value_field:
                     values = sorted({str(h.value) for h in inside if h.value is not None})
                     details.update(field=self.value_field, distinct=len(values), values=values[:20])
-                result.candidates.append(
+                out.append(
                     candidate(
                         self.rule, org, dict(zip(group_names, key, strict=True)), start, window_ms, group, details
                     )
                 )
-        return result
+        return out
 
     def _fired_windows(self, hits: Sequence[Hit], window_ms: int, first_window: int) -> dict[int, float]:
         """Alert windows (start) in which a sliding timespan ending there fires, with the peak figure."""
@@ -168,6 +174,27 @@ class CorrelationDetector:
             return
         start = align(t, window_ms)
         fired[start] = max(fired.get(start, figure), figure)
+
+
+class _CorrelationPass:
+    """One run of a correlation: base-rule matches collected per key, judged at the end."""
+
+    def __init__(self, detector: CorrelationDetector, ctx: RunContext) -> None:
+        self.detector = detector
+        self.ctx = ctx
+        self.hits: dict[tuple[str | None, tuple[Any, ...]], list[Hit]] = {}
+        self.matches = 0
+
+    def add(self, rule: SigmaRule, event: Event) -> None:
+        det = self.detector
+        i = det.position[id(rule)]
+        self.matches += 1
+        value = read_field(event.doc, det.value_field) if det.value_field else None
+        key = (event.organization_id, det._key(i, event.doc))
+        self.hits.setdefault(key, []).append(Hit(event.timestamp_ms, event.id, i, key_value(value)))
+
+    def finish(self) -> Evaluation:
+        return Evaluation(candidates=self.detector.candidates(self.ctx, self.hits), matches=self.matches)
 
 
 def _rules_seen(hits: Sequence[Hit], n_rules: int, ordered: bool, first_min: int = 1) -> int:

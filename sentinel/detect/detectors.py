@@ -172,6 +172,37 @@ def candidate(
 # ---------------------------------------------------------------------------------------------
 
 
+class MatchPass(Protocol):
+    """One run of a matching detector, fed the (rule, event) matches of its events in time order."""
+
+    def add(self, rule: SigmaRule, event: Event) -> None: ...
+
+    def finish(self) -> Evaluation: ...
+
+
+class MatchingDetector(Protocol):
+    """A detector that is one pass of its ``index`` over its events, so the engine can feed many
+    of them from one fetch and one match of each page (see ``shared_pass``)."""
+
+    rule: PackRule
+    index: RuleIndex
+
+    def first_ms(self, ctx: RunContext) -> int:
+        """The first event time the run needs (its range is ``[first_ms, ctx.end_ms)``)."""
+        ...
+
+    def begin(self, ctx: RunContext) -> MatchPass: ...
+
+
+def run_pass(detector: MatchingDetector, ctx: RunContext) -> Evaluation:
+    """A matching detector on its own: its events fetched and matched for it alone."""
+    state = detector.begin(ctx)
+    for page in fetch(ctx, detector.rule, detector.first_ms(ctx), ctx.end_ms):
+        for rule, event in detector.index.match(page):
+            state.add(rule, event)
+    return state.finish()
+
+
 class SigmaDetector:
     """A Sigma detection rule: every matching event counts towards its (key, alert window)."""
 
@@ -183,18 +214,34 @@ class SigmaDetector:
         if self.index.unsupported:
             raise RuleError(f"rule cannot run: {self.index.unsupported[0][1]}")
 
+    def first_ms(self, ctx: RunContext) -> int:
+        return align(ctx.live_from_ms, ctx.suppress_ms)
+
+    def begin(self, ctx: RunContext) -> _SigmaPass:
+        return _SigmaPass(self.rule, ctx)
+
     def evaluate(self, ctx: RunContext) -> Evaluation:
-        fields = self.rule.options.group_by
-        grouper = Grouper(ctx.suppress_ms, ctx.sample_limit)
-        result = Evaluation()
-        for page in fetch(ctx, self.rule, align(ctx.live_from_ms, ctx.suppress_ms), ctx.end_ms):
-            for _, event in self.index.match(page):
-                result.matches += 1
-                key = tuple(key_value(read_field(event.doc, f)) for f in fields)
-                grouper.add(event.organization_id, key, event.timestamp_ms, event.id)
-        for (org, key, start), group in grouper.groups.items():
+        return run_pass(self, ctx)
+
+
+class _SigmaPass:
+    def __init__(self, rule: PackRule, ctx: RunContext) -> None:
+        self.rule = rule
+        self.window_ms = ctx.suppress_ms
+        self.fields = rule.options.group_by
+        self.grouper = Grouper(ctx.suppress_ms, ctx.sample_limit)
+        self.matches = 0
+
+    def add(self, rule: SigmaRule, event: Event) -> None:
+        self.matches += 1
+        key = tuple(key_value(read_field(event.doc, f)) for f in self.fields)
+        self.grouper.add(event.organization_id, key, event.timestamp_ms, event.id)
+
+    def finish(self) -> Evaluation:
+        result = Evaluation(matches=self.matches)
+        for (org, key, start), group in self.grouper.groups.items():
             result.candidates.append(
-                candidate(self.rule, org, dict(zip(fields, key, strict=True)), start, ctx.suppress_ms, group)
+                candidate(self.rule, org, dict(zip(self.fields, key, strict=True)), start, self.window_ms, group)
             )
         return result
 

@@ -16,17 +16,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from sentinel.config import DetectSettings
 from sentinel.detect.alerts import Alert, AlertSink, MemoryAlertSink, StoreAlertSink
 from sentinel.detect.checkpoints import Checkpoint, Checkpoints, MemoryCheckpoints
-from sentinel.detect.detectors import Detector, RunContext, align, build_detector
+from sentinel.detect.correlation import CorrelationDetector
+from sentinel.detect.detectors import (
+    Detector,
+    Evaluation,
+    MatchingDetector,
+    RunContext,
+    SigmaDetector,
+    align,
+    build_detector,
+)
 from sentinel.detect.health import HealthRecorder, RunReport
+from sentinel.detect.matcher import RuleIndex
 from sentinel.detect.rule_pack import PackRule, RulePack
+from sentinel.detect.shared_pass import Member, evaluate_together
 from sentinel.errors import ConflictError, Location, RuleError
 from sentinel.events import to_millis
 from sentinel.inventory import Inventory
@@ -35,6 +46,7 @@ from sentinel.store.base import Store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+_INDEX_CACHE = 16  # combined indexes kept (one per group of rules run together)
 
 
 class CheckpointBook(Protocol):
@@ -49,6 +61,30 @@ class Timing:
     lookback_ms: int
     suppress_ms: int
     max_run_seconds: float
+
+
+@dataclass
+class _Run:
+    """One step of one rule as it goes: planned, evaluated (alone or shared), finished."""
+
+    rule_id: str
+    rule: PackRule
+    timing: Timing
+    now: datetime
+    now_ms: int
+    limit: int  # the end of the last window that may be done now
+    checkpoint: Checkpoint | None = None
+    ctx: RunContext | None = None  # set when the step has windows to do
+    windows: int = 0
+    evaluation: Evaluation | None = None
+    error: str | None = None
+    created: int = 0
+    updated: int = 0
+    elapsed: float = 0.0  # seconds spent on this rule (its share of a shared pass included)
+
+
+def _is_matching(detector: Detector) -> TypeGuard[MatchingDetector]:
+    return isinstance(detector, SigmaDetector | CorrelationDetector)
 
 
 class DetectionEngine:
@@ -73,6 +109,7 @@ class DetectionEngine:
         self.sink: AlertSink = sink or StoreAlertSink(store, sample_limit=settings.sample_event_ids, clock=self.clock)
         self.checkpoints: CheckpointBook = checkpoints or Checkpoints(store)
         self.health = health
+        self._combined: dict[tuple[str, ...], RuleIndex] = {}  # shared-pass index by its rule ids
         self.load_errors: list[RuleError] = list(pack.errors)
         self.rules: dict[str, PackRule] = {}
         self.detectors: dict[str, Detector] = {}
@@ -104,24 +141,53 @@ class DetectionEngine:
     # ------------------------------------------------------------------------------------
     def run_rule(self, rule_id: str, now: datetime | None = None) -> RunReport:
         """One bounded step of one rule. Never raises for a rule's own failure: it is reported."""
-        rule = self.rules[rule_id]
+        run = self._plan(rule_id, now or self.clock())
+        if run.ctx is not None and run.error is None:
+            self._evaluate_alone(run)
+        return self._finish(run)
+
+    def run_all(self, now: datetime | None = None, rule_ids: Iterable[str] | None = None) -> list[RunReport]:
+        """One step of every rule (or the given ones); each rule's failure stays its own.
+
+        Matching rules (Sigma detections and correlations) whose step ends at the same time share
+        one fetch and one match of their events (``shared_pass``); the others run one by one.
+        """
+        ids = list(rule_ids) if rule_ids is not None else list(self.rules)
         now = now or self.clock()
+        runs = [self._plan(rule_id, now) for rule_id in ids]
+        by_end: dict[int, list[_Run]] = {}
+        for run in runs:
+            if run.ctx is None or run.error is not None:
+                continue
+            if _is_matching(self.detectors[run.rule_id]):
+                by_end.setdefault(run.ctx.end_ms, []).append(run)
+            else:
+                self._evaluate_alone(run)
+        for group in by_end.values():
+            if len(group) == 1:
+                self._evaluate_alone(group[0])
+            else:
+                self._evaluate_together(group)
+        return [self._finish(run) for run in runs]
+
+    # ------------------------------------------------------------------------------------
+    def _plan(self, rule_id: str, now: datetime) -> _Run:
+        """Read the checkpoint and set out the step's range; nothing is evaluated yet."""
         started = time.perf_counter()
+        rule = self.rules[rule_id]
         timing = self.timing(rule)
         now_ms = to_millis(now)
         limit = align(now_ms - self.settings.ingest_delay_seconds * 1000, timing.interval_ms)
-        checkpoint: Checkpoint | None = None
-        windows = matches = created = updated = 0
-        error: str | None = None
+        run = _Run(rule_id, rule, timing, now, now_ms, limit)
         try:
-            checkpoint = self.checkpoints.get(rule_id)
+            checkpoint = run.checkpoint = self.checkpoints.get(rule_id)
             if checkpoint is None:  # first run ever: start with the latest window, not all history
-                checkpoint = Checkpoint(rule_id, limit - timing.interval_ms, now_ms, None)
+                checkpoint = run.checkpoint = Checkpoint(rule_id, limit - timing.interval_ms, now_ms, None)
             start = checkpoint.until_ms
             end = min(start + self.settings.max_windows_per_run * timing.interval_ms, limit)
             if end > start:
-                windows = -(-(end - start) // timing.interval_ms)
-                ctx = RunContext(
+                run.windows = -(-(end - start) // timing.interval_ms)
+                run.ctx = RunContext(
                     store=self.store,
                     inventory=self.inventory,
                     sink=self.sink,
@@ -133,49 +199,108 @@ class DetectionEngine:
                     rule_created_ms=checkpoint.created_ms,
                     sample_limit=self.settings.sample_event_ids,
                 )
-                evaluation = self.detectors[rule_id].evaluate(ctx)
-                matches = evaluation.matches
-                for cand in evaluation.candidates:
-                    outcome = self.sink.upsert(cand)
-                    created += outcome == "created"
-                    updated += outcome == "updated"
-                checkpoint = self.checkpoints.save(checkpoint, end, now)
             elif checkpoint.version is None:
-                checkpoint = self.checkpoints.save(checkpoint, start, now)
-        except ConflictError as exc:
-            error = f"another runner moved this rule's checkpoint: {exc}"
-            windows = 0
-            log.info("rule %s skipped: %s", rule_id, exc)
-        except Exception as exc:  # one broken rule must not stop the others
-            error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuleError) else str(exc)
-            windows = 0
-            log.exception("rule %s (%s) failed; the other rules keep running", rule_id, rule.title)
-        lag = (now_ms - checkpoint.until_ms) / 1000 if checkpoint is not None else None
+                run.checkpoint = self.checkpoints.save(checkpoint, start, now)
+        except Exception as exc:
+            self._fail(run, exc)
+        run.elapsed += time.perf_counter() - started
+        return run
+
+    def _evaluate_alone(self, run: _Run) -> None:
+        assert run.ctx is not None
+        started = time.perf_counter()
+        run.ctx.deadline = time.monotonic() + run.timing.max_run_seconds  # its budget starts now
+        try:
+            run.evaluation = self.detectors[run.rule_id].evaluate(run.ctx)
+        except Exception as exc:
+            self._fail(run, exc)
+        run.elapsed += time.perf_counter() - started
+
+    def _evaluate_together(self, runs: list[_Run]) -> None:
+        """One shared pass; if its shared part fails, every rule runs on its own instead."""
+        started = time.perf_counter()
+        members = []
+        for run in runs:
+            detector = self.detectors[run.rule_id]
+            assert run.ctx is not None and _is_matching(detector)
+            run.ctx.deadline = time.monotonic() + run.timing.max_run_seconds
+            members.append(Member(detector, run.ctx))
+        try:
+            evaluate_together(self.store, members, self._index_for)
+        except Exception:
+            log.exception("a shared detection pass failed; running its %d rules one by one", len(runs))
+            for run in runs:
+                self._evaluate_alone(run)
+            return
+        share = (time.perf_counter() - started) / len(runs)
+        for run, member in zip(runs, members, strict=True):
+            run.elapsed += share
+            if member.error is not None:
+                self._fail(run, member.error)
+            else:
+                run.evaluation = member.evaluation
+
+    def _index_for(self, members: Sequence[Member]) -> RuleIndex:
+        """One index over the members' rules, kept for the next runs (the same groups recur)."""
+        key = tuple(sorted(m.detector.rule.id for m in members))
+        index = self._combined.pop(key, None)
+        if index is None:
+            index = RuleIndex.combine(m.detector.index for m in members)
+        self._combined[key] = index  # most recently used last
+        while len(self._combined) > _INDEX_CACHE:
+            del self._combined[next(iter(self._combined))]
+        return index
+
+    def _fail(self, run: _Run, exc: Exception) -> None:
+        run.windows = 0
+        if isinstance(exc, ConflictError):
+            run.error = f"another runner moved this rule's checkpoint: {exc}"
+            log.info("rule %s skipped: %s", run.rule_id, exc)
+            return
+        # one broken rule must not stop the others
+        run.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuleError) else str(exc)
+        log.error(
+            "rule %s (%s) failed; the other rules keep running",
+            run.rule_id,
+            run.rule.title,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+    def _finish(self, run: _Run) -> RunReport:
+        """Store the step's alerts, then move its checkpoint; report and record its health."""
+        started = time.perf_counter()
+        if run.error is None and run.evaluation is not None and run.checkpoint is not None and run.ctx is not None:
+            try:
+                for cand in run.evaluation.candidates:
+                    outcome = self.sink.upsert(cand)
+                    run.created += outcome == "created"
+                    run.updated += outcome == "updated"
+                run.checkpoint = self.checkpoints.save(run.checkpoint, run.ctx.end_ms, run.now)
+            except Exception as exc:
+                self._fail(run, exc)
+        run.elapsed += time.perf_counter() - started
+        checkpoint, rule = run.checkpoint, run.rule
+        lag = (run.now_ms - checkpoint.until_ms) / 1000 if checkpoint is not None else None
         report = RunReport(
-            rule_id=rule_id,
+            rule_id=run.rule_id,
             title=rule.title,
-            started=now,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            windows_done=windows,
-            matches=matches,
-            alerts_created=created,
-            alerts_updated=updated,
-            error=error,
+            started=run.now,
+            duration_ms=run.elapsed * 1000,
+            windows_done=run.windows,
+            matches=run.evaluation.matches if run.evaluation is not None else 0,
+            alerts_created=run.created,
+            alerts_updated=run.updated,
+            error=run.error,
             lag_seconds=lag,
-            caught_up=error is None and checkpoint is not None and checkpoint.until_ms >= limit,
+            caught_up=run.error is None and checkpoint is not None and checkpoint.until_ms >= run.limit,
         )
         if self.health is not None:
-            lag_limit = (timing.interval_ms * 2) / 1000 + self.settings.ingest_delay_seconds
+            lag_limit = (run.timing.interval_ms * 2) / 1000 + self.settings.ingest_delay_seconds
             try:
                 self.health.record(report, lag_limit_seconds=lag_limit, path=str(rule.path) if rule.path else None)
             except Exception:
-                log.exception("could not record the health of rule %s", rule_id)
+                log.exception("could not record the health of rule %s", run.rule_id)
         return report
-
-    def run_all(self, now: datetime | None = None, rule_ids: Iterable[str] | None = None) -> list[RunReport]:
-        """One step of every rule (or the given ones); each rule's failure stays its own."""
-        ids = list(rule_ids) if rule_ids is not None else list(self.rules)
-        return [self.run_rule(rule_id, now) for rule_id in ids]
 
     def catch_up(
         self, now: datetime | None = None, rule_ids: Iterable[str] | None = None, max_steps: int = 10_000

@@ -23,7 +23,7 @@ import ipaddress
 import logging
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sigma.conditions import (
@@ -54,7 +54,7 @@ from sigma.types import (
 )
 
 from sentinel.detect.ecs_pipeline import KEYWORD_FIELDS
-from sentinel.detect.prefilter import Gate, Literals, necessary_literals
+from sentinel.detect.prefilter import Gate, Key, KeyIndex, Literals, necessary_keys, necessary_literals
 from sentinel.detect.sigma_rules import SigmaRule
 from sentinel.errors import RuleError
 from sentinel.events import Event
@@ -423,40 +423,64 @@ def compile_predicate(rule: SigmaRule) -> Callable[[Mapping[str, Any]], bool]:
 # -- many rules over many events -------------------------------------------------------------
 
 _Compiled = tuple[SigmaRule, Predicate]
+# a compiled rule with its prefilter data: necessary literals and necessary keys
+_Entry = tuple[SigmaRule, Predicate, Literals | None, frozenset[Key] | None]
 
 
 _CHUNK = 8  # gated rules per second-level gate
+_KEY_SHARE = 32  # a key more rules than this need (e.g. auditd's SYSCALL) is left to the literal gates
 
 
 class _RuleList:
-    """Rules one event may meet, in load order, cut into segments behind prefilter gates.
+    """Rules one event may meet, in load order: keyed rules, then the rest behind literal gates.
 
-    ``gate`` covers every gated rule: when it stays shut (the usual case) only ``ungated`` runs.
-    When it opens, each segment of up to ``_CHUNK`` consecutive gated rules has its own gate, so
-    an event that hits one rule's literal pays for a few searches, not for every rule.
+    Rules with necessary keys (exact image names and the like, see ``prefilter.KeyIndex``) are
+    found by dictionary lookups from the event's values: only those tried. For the rest, ``gate``
+    covers every gated rule: when it stays shut (the usual case) only ``ungated`` runs. When it
+    opens, each segment of up to ``_CHUNK`` consecutive gated rules has its own gate, so an event
+    that hits one rule's literal pays for a few searches, not for every rule.
     """
 
-    __slots__ = ("gate", "items", "segments", "ungated")
+    __slots__ = ("gate", "items", "keys", "position", "segments", "ungated")
 
-    def __init__(self, items: list[_Compiled], literals: dict[int, Literals | None]) -> None:
+    def __init__(
+        self, items: list[_Compiled], literals: dict[int, Literals | None], keys: dict[int, frozenset[Key] | None]
+    ) -> None:
         self.items = items
-        gated = [c for c in items if literals.get(id(c[0]))]
+        self.position = {id(rule): i for i, (rule, _) in enumerate(items)}
+        shared: dict[Key, int] = {}
+        for rule, _ in items:
+            for key in keys.get(id(rule)) or ():
+                shared[key] = shared.get(key, 0) + 1
+        keyed: list[tuple[int, frozenset[Key]]] = []
+        rest: list[_Compiled] = []
+        for i, compiled in enumerate(items):
+            rule_keys = keys.get(id(compiled[0]))
+            if rule_keys and all(shared[k] <= _KEY_SHARE for k in rule_keys):
+                keyed.append((i, rule_keys))
+            else:
+                rest.append(compiled)
+        self.keys = KeyIndex(keyed)  # its positions index ``items``
         self.gate: Gate | None = None
-        self.ungated = items
-        self.segments: list[tuple[Gate | None, list[_Compiled]]] = [(None, items)]
+        self.ungated = rest
+        self.segments: list[tuple[Gate | None, list[_Compiled]]] = [(None, rest)]
+        gated = [c for c in rest if literals.get(id(c[0]))]
         if len(gated) < 2:  # a gate pays off only when it can skip several rules at once
             return
         self.gate = Gate(literals[id(rule)] or {} for rule, _ in gated)
-        self.ungated = [c for c in items if not literals.get(id(c[0]))]
+        self.ungated = [c for c in rest if not literals.get(id(c[0]))]
         self.segments = []
         chunk: list[_Compiled] = []
-        for compiled in items:
+        for compiled in rest:
             if literals.get(id(compiled[0])):
                 chunk.append(compiled)
                 if len(chunk) == _CHUNK:
                     self._close(chunk, literals)
                     chunk = []
-            else:
+            else:  # close the open chunk first, so segments stay in load order
+                if chunk:
+                    self._close(chunk, literals)
+                    chunk = []
                 self.segments.append((None, [compiled]))
         if chunk:
             self._close(chunk, literals)
@@ -464,6 +488,37 @@ class _RuleList:
     def _close(self, chunk: list[_Compiled], literals: dict[int, Literals | None]) -> None:
         gate = Gate(literals[id(rule)] or {} for rule, _ in chunk) if len(chunk) > 1 else None
         self.segments.append((gate, chunk))
+
+    def unkeyed(self, values: _Values) -> Iterator[SigmaRule]:
+        """The rules without keys that the event matches, in load order."""
+        gate = self.gate
+        if gate is None or not gate.open(values):
+            for rule, pred in self.ungated:
+                if pred(values):
+                    yield rule
+            return
+        # Some literal occurs: walk the segments (load order), skipping shut ones.
+        for segment_gate, items in self.segments:
+            if segment_gate is not None and not segment_gate.open(values):
+                continue
+            for rule, pred in items:
+                if pred(values):
+                    yield rule
+
+    def matching(self, values: _Values) -> Iterator[SigmaRule]:
+        """Every rule of the list the event matches, in load order."""
+        found = self.keys.lookup(values) if self.keys else None
+        if not found:
+            yield from self.unkeyed(values)
+            return
+        hits = [(self.position[id(rule)], rule) for rule in self.unkeyed(values)]
+        for i in found:
+            rule, pred = self.items[i]
+            if pred(values):
+                hits.append((i, rule))
+        hits.sort(key=lambda hit: hit[0])
+        for _, rule in hits:
+            yield rule
 
 
 class _DatasetRules:
@@ -474,24 +529,25 @@ class _DatasetRules:
     def __init__(self) -> None:
         self.any_id: list[_Compiled] = []
         self.by_id: dict[str, list[_Compiled]] = {}
-        self.lists_any = _RuleList([], {})
+        self.lists_any = _RuleList([], {}, {})
         self.lists_by_id: dict[str, _RuleList] = {}
 
-    def finish(self, order: dict[int, int], literals: dict[int, Literals | None]) -> None:
+    def finish(
+        self, order: dict[int, int], literals: dict[int, Literals | None], keys: dict[int, frozenset[Key] | None]
+    ) -> None:
         # Each EventID list also holds the any-id rules, in load order, so lookup is one step.
-        self.lists_any = _RuleList(self.any_id, literals)
+        self.lists_any = _RuleList(self.any_id, literals, keys)
         for key, rules in self.by_id.items():
             merged = sorted(rules + self.any_id, key=lambda c: order[id(c[0])])
-            self.lists_by_id[key] = _RuleList(merged, literals)
+            self.lists_by_id[key] = _RuleList(merged, literals, keys)
 
 
 class RuleIndex:
     """Many compiled rules; ``match`` tries each event only against rules that can apply to it."""
 
     def __init__(self, rules: Sequence[SigmaRule]) -> None:
-        self.rules: list[SigmaRule] = []
         self.unsupported: list[tuple[SigmaRule, str]] = []
-        self._by_dataset: dict[str, _DatasetRules] = {}
+        compiled: list[_Entry] = []
         for rule in rules:
             try:
                 pred = compile_values_predicate(rule)
@@ -500,7 +556,31 @@ class RuleIndex:
                 self.unsupported.append((rule, reason))
                 log.warning("rule %s (%s) cannot run: %s", rule.id, rule.path, reason)
                 continue
-            self.rules.append(rule)
+            compiled.append((rule, pred, necessary_literals(rule), necessary_keys(rule)))
+        self._build(compiled)
+
+    @classmethod
+    def combine(cls, indexes: Iterable[RuleIndex]) -> RuleIndex:
+        """One index over the rules of several (each rule object once), reusing their compiled
+        predicates: the engine matches a page of events once for many rules."""
+        index = cls.__new__(cls)
+        index.unsupported = []
+        seen: set[int] = set()
+        compiled: list[_Entry] = []
+        for part in indexes:
+            index.unsupported.extend(part.unsupported)
+            for entry in part._compiled:
+                if id(entry[0]) not in seen:
+                    seen.add(id(entry[0]))
+                    compiled.append(entry)
+        index._build(compiled)
+        return index
+
+    def _build(self, compiled: list[_Entry]) -> None:
+        self._compiled = compiled
+        self.rules: list[SigmaRule] = [entry[0] for entry in compiled]
+        self._by_dataset: dict[str, _DatasetRules] = {}
+        for rule, pred, _, _ in compiled:
             for dataset in rule.datasets:
                 bucket = self._by_dataset.setdefault(dataset, _DatasetRules())
                 if rule.event_ids:
@@ -509,9 +589,10 @@ class RuleIndex:
                 else:
                     bucket.any_id.append((rule, pred))
         order = {id(rule): i for i, rule in enumerate(self.rules)}
-        literals = {id(rule): necessary_literals(rule) for rule in self.rules}
+        literals = {id(rule): lits for rule, _, lits, _ in compiled}
+        keys = {id(rule): rule_keys for rule, _, _, rule_keys in compiled}
         for bucket in self._by_dataset.values():
-            bucket.finish(order, literals)
+            bucket.finish(order, literals, keys)
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -542,13 +623,17 @@ class RuleIndex:
             if lists is None or not lists.items:
                 continue
             values = _Values(event.doc)
+            if lists.keys:
+                for rule in lists.matching(values):
+                    yield rule, event
+                continue
+            # No keyed rules (most Linux lists): the gates inline, without a generator per event.
             gate = lists.gate
             if gate is None or not gate.open(values):
                 for rule, pred in lists.ungated:
                     if pred(values):
                         yield rule, event
                 continue
-            # Some literal occurs: walk the segments (load order), skipping shut ones.
             for segment_gate, items in lists.segments:
                 if segment_gate is not None and not segment_gate.open(values):
                     continue

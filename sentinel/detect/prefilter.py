@@ -20,11 +20,15 @@ from sigma.conditions import (
     ConditionOR,
 )
 from sigma.exceptions import SigmaError
-from sigma.types import SigmaExpansion, SigmaString, SigmaType
+from sigma.types import SigmaExpansion, SigmaString, SigmaType, SpecialChars
 
 from sentinel.detect.sigma_rules import SigmaRule
 
 Literals = dict[str, set[str]]  # field → texts, at least one of which must occur
+# (field, kind, text): kind "eq" = the field's whole value is text; "\\" or "/" = the value's last
+# path component (after that separator) is text. Lowercased.
+Key = tuple[str, str, str]
+SEPARATORS = ("\\", "/")
 MIN_LENGTH = 3  # shorter texts occur everywhere and would keep the gate open
 # Fields the rule index already decides (dataset, channel, EventID): their texts occur in every
 # event a rule is tried on, so they would keep every gate open.
@@ -81,6 +85,96 @@ def necessary_literals(rule: SigmaRule) -> Literals | None:
     except SigmaError:
         return None
     return _union(_node_literals(t) for t in trees if t is not None) if trees else None
+
+
+# -- exact keys --------------------------------------------------------------------------------
+# Most process-creation rules need an exact image name: ``Image|endswith: '\\rundll32.exe'`` or
+# ``OriginalFileName: RUNDLL32.EXE``. Such a requirement is a dictionary key: an event's keys
+# (the lowered value, its last path component) find the rules that may match it in one lookup
+# each, however many rules there are, where a literal gate must search every text.
+
+
+def _value_keys(field: str, value: SigmaType) -> set[Key] | None:
+    if isinstance(value, SigmaExpansion):
+        return _all_keys([_value_keys(field, v) for v in value.values])
+    if not isinstance(value, SigmaString):
+        return None
+    parts = list(value.s)
+    if all(isinstance(p, str) for p in parts):  # no wildcard: the whole value
+        return {(field, "eq", "".join(str(p) for p in parts).lower())}
+    if parts[0] is SpecialChars.WILDCARD_MULTI and all(isinstance(p, str) for p in parts[1:]):
+        tail = "".join(str(p) for p in parts[1:])
+        for sep in SEPARATORS:
+            # endswith "\\name" (no other separator in name) == the last component is "name"
+            if len(tail) > 1 and tail[0] == sep and sep not in tail[1:]:
+                return {(field, sep, tail[1:].lower())}
+    return None
+
+
+def _all_keys(sets: Iterable[set[Key] | None]) -> set[Key] | None:
+    merged: set[Key] = set()
+    for s in sets:
+        if s is None:
+            return None
+        merged |= s
+    return merged
+
+
+def _node_keys(node: Any) -> set[Key] | None:
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return None if node.field in INDEXED_FIELDS else _value_keys(node.field, node.value)
+    if isinstance(node, ConditionOR):
+        return _all_keys(_node_keys(a) for a in node.args)
+    if isinstance(node, ConditionAND):
+        candidates = [k for k in (_node_keys(a) for a in node.args) if k]
+        return min(candidates, key=len) if candidates else None
+    return None  # NOT, keywords, anything else: no key
+
+
+def necessary_keys(rule: SigmaRule) -> frozenset[Key] | None:
+    """Keys one of which an event has whenever the rule matches it (see ``event_keys``); None if none."""
+    try:
+        trees = [c.parsed for c in rule.processed.detection.parsed_condition]
+    except SigmaError:
+        return None
+    if not trees or any(t is None for t in trees):
+        return None
+    keys = _all_keys(_node_keys(t) for t in trees)
+    return frozenset(keys) if keys else None
+
+
+class KeyIndex:
+    """Rules by their necessary keys: the positions of the rules an event's keys point to."""
+
+    __slots__ = ("fields", "positions")
+
+    def __init__(self, keyed: Iterable[tuple[int, frozenset[Key]]]) -> None:
+        self.positions: dict[Key, list[int]] = {}
+        wanted: dict[str, set[str]] = {}
+        for position, keys in keyed:
+            for key in keys:
+                self.positions.setdefault(key, []).append(position)
+                wanted.setdefault(key[0], set()).add(key[1])
+        self.fields = tuple(
+            (field, "eq" in kinds, tuple(k for k in SEPARATORS if k in kinds)) for field, kinds in wanted.items()
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.positions)
+
+    def lookup(self, values: Mapping[str, tuple[str, ...]]) -> set[int]:
+        """Positions of the keyed rules the event may match (lowered values, as the matcher reads them)."""
+        found: set[int] = set()
+        get = self.positions.get
+        for field, whole, seps in self.fields:
+            for v in values[field]:
+                if whole and (hit := get((field, "eq", v))):
+                    found.update(hit)
+                for sep in seps:
+                    i = v.rfind(sep)
+                    if i >= 0 and (hit := get((field, sep, v[i + 1 :]))):
+                        found.update(hit)
+        return found
 
 
 def _trie_regex(texts: Iterable[str]) -> str:

@@ -292,3 +292,55 @@ def test_index_returns_rules_in_load_order_for_each_event() -> None:
     index = RuleIndex(rules)
     hits = list(index.match([_event("test.data", {"user": {"name": "root"}}, 1)]))
     assert [r.id for r, _ in hits] == [r.id for r in rules]
+
+
+def _sysmon_rule(detection: str, num: int) -> SigmaRule:
+    header = HEADER.replace("product: sentinel\n    service: {dataset}", "product: windows\n    category: {dataset}")
+    return make_rule(detection, num=num, dataset="process_creation", header=header)
+
+
+def test_keyed_and_gated_rules_match_exactly_what_each_predicate_finds_in_load_order() -> None:
+    """Rules found by image-name keys, rules behind literal gates and ungated ones, mixed."""
+    detections = [
+        "  sel:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: ' /c '\n  condition: sel",
+        "  sel:\n    CommandLine|contains: 'whoami'\n  condition: sel",
+        "  sel:\n    - Image|endswith: '\\certutil.exe'\n    - OriginalFileName: CertUtil.exe\n  condition: sel",
+        "  sel:\n    Image|endswith: 'util.exe'\n  condition: sel",  # suffix without separator: gated
+        "  sel:\n    User: SYSTEM\n  condition: not sel",  # no literal, no key: always tried
+        "  sel:\n    Image|endswith|cased: '\\CMD.exe'\n  condition: sel",  # cased: keyed caselessly
+        "  sel:\n    CommandLine|contains: 'encode'\n  condition: sel",
+        "  sel:\n    Image|endswith:\n      - '\\cmd.exe'\n      - '\\powershell.exe'\n  condition: sel",
+    ]
+    rules = [_sysmon_rule(d, i) for i, d in enumerate(detections)]
+    docs = [
+        {"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd /c whoami", "User": "alice"},
+        {"Image": "C:\\Windows\\System32\\CMD.exe", "CommandLine": "cmd", "User": "SYSTEM"},
+        {"Image": "C:\\x\\certutil.exe", "CommandLine": "certutil -encode a b", "User": "SYSTEM"},
+        {"Image": "C:\\x\\renamed.exe", "OriginalFileName": "certutil.exe", "CommandLine": "x"},
+        {"Image": "C:\\x\\myutil.exe", "CommandLine": "nothing"},
+        {"Image": "cmd.exe", "CommandLine": " /c x"},  # no separator: no suffix match
+        {"Image": "C:\\p\\PowerShell.EXE", "CommandLine": "-enc"},
+        {"CommandLine": "whoami"},
+    ]
+    events = [
+        _event(
+            "windows.sysmon_operational",
+            {"winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1, "event_data": d}},
+            n,
+        )
+        for n, d in enumerate(docs)
+    ]
+    got = [(r.id, e.id) for r, e in RuleIndex(rules).match(events)]
+    expected = [(rule.id, event.id) for event in events for rule in rules if compile_predicate(rule)(event.doc)]
+    assert got == expected
+    assert len(got) >= 12
+
+
+def test_combined_index_matches_like_its_parts_and_keeps_each_rule_once() -> None:
+    a = make_rule("  sel:\n    user.name: root\n  condition: sel", num=1)
+    b = make_rule("  sel:\n    message|contains: failed\n  condition: sel", num=2)
+    first, second = RuleIndex([a]), RuleIndex([b, a])
+    combined = RuleIndex.combine([first, second])
+    assert combined.rules == [a, b]
+    event = _event("test.data", {"user": {"name": "root"}, "message": "Failed password"}, 1)
+    assert [r.id for r, _ in combined.match([event])] == [a.id, b.id]

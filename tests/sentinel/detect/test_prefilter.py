@@ -62,3 +62,51 @@ def test_gate_opens_only_when_a_literal_occurs() -> None:
     assert gate.open({"message": ("x failed password y",), "user.name": ()})
     assert gate.open({"message": (), "user.name": ("xrootx",)})
     assert not gate.open({"message": ("accepted publickey",), "user.name": ("alice",)})
+
+
+def test_exact_image_names_and_whole_values_are_keys() -> None:
+    from sentinel.detect.prefilter import necessary_keys
+
+    rule = _rule(
+        "  img:\n    - Image|endswith: '\\Rundll32.exe'\n    - OriginalFileName: RUNDLL32.EXE\n"
+        "  cmd:\n    CommandLine|contains: ',#1'\n  condition: img and cmd"
+    )
+    assert necessary_keys(rule) == {
+        ("winlog.event_data.Image", "\\", "rundll32.exe"),
+        ("winlog.event_data.OriginalFileName", "eq", "rundll32.exe"),
+    }
+    linux = _rule("  sel:\n    Image|endswith: '/whoami'\n  condition: sel")
+    assert necessary_keys(linux) == {("winlog.event_data.Image", "/", "whoami")}
+
+
+def test_no_key_when_a_branch_is_not_exact() -> None:
+    from sentinel.detect.prefilter import necessary_keys
+
+    # a suffix without a separator, a wildcard in the name, a contains, a negation, a regex
+    for detection in (
+        "  sel:\n    Image|endswith: 'rundll32.exe'\n  condition: sel",
+        "  sel:\n    Image|endswith: '\\python*.exe'\n  condition: sel",
+        "  sel:\n    Image|endswith: '\\a\\b.exe'\n  condition: sel",
+        "  sel:\n    Image|contains: '\\cmd.exe'\n  condition: sel",
+        "  sel:\n    Image|endswith: '\\cmd.exe'\n  condition: not sel",
+        "  sel:\n    Image|re: 'cmd'\n  condition: sel",
+        "  a:\n    Image|endswith: '\\cmd.exe'\n  b:\n    CommandLine|contains: x\n  condition: a or b",
+    ):
+        assert necessary_keys(_rule(detection)) is None, detection
+
+
+def test_key_index_finds_rules_by_whole_value_and_last_path_component() -> None:
+    from sentinel.detect.prefilter import KeyIndex
+
+    index = KeyIndex(
+        [
+            (0, frozenset({("image", "\\", "cmd.exe")})),
+            (1, frozenset({("image", "/", "bash"), ("name", "eq", "bash")})),
+            (2, frozenset({("image", "\\", "cmd.exe"), ("name", "eq", "cmd.exe")})),
+        ]
+    )
+    assert index.lookup({"image": ("c:\\windows\\cmd.exe",), "name": ()}) == {0, 2}
+    assert index.lookup({"image": ("/usr/bin/bash",), "name": ("bash",)}) == {1}
+    assert index.lookup({"image": ("cmd.exe",), "name": ("cmd.exe",)}) == {2}  # no separator: no suffix
+    assert index.lookup({"image": ("c:\\x\\cmd.exe\\y",), "name": ()}) == set()
+    assert index.lookup({"image": ("/bin/xbash", "c:\\cmd.exe"), "name": ()}) == {0, 2}  # any list element
