@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
 from sentinel.errors import StoreError
-from sentinel.events import Event, parse_timestamp
+from sentinel.events import Event
 from sentinel.store import sqlite_documents as documents
 from sentinel.store.base import (
     Document,
@@ -37,15 +37,10 @@ from sentinel.store.base import (
 from sentinel.store.sqlite_connections import Connections
 from sentinel.store.sqlite_query import event_where, field_values, from_millis, millis, time_column
 from sentinel.store.sqlite_schema import migrate
+from sentinel.store.sqlite_writes import event_rows, insert_event_rows
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-_INSERT = "INSERT OR IGNORE INTO events (id, ts, ingested, dataset, org, message, doc) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_INDEX_TEXT = (
-    "INSERT INTO events_fts (rowid, message) SELECT seq, message FROM events WHERE seq > ? AND message IS NOT NULL"
-)
 _SKIP_TYPES = "('object', 'array', 'null')"  # values an aggregation does not count
 
 
@@ -74,18 +69,11 @@ class SqliteStore(Store):
 
     # events: writing -------------------------------------------------------------------
     def write_events(self, events: Sequence[Event]) -> WriteResult:
-        rows, failed = _rows(events)
+        rows, failed = event_rows(events)
         if not rows:
             return WriteResult(failed=failed)
         with self.connections.write("write events") as conn:
-            # New rows get seq above the current maximum (BEGIN IMMEDIATE holds the file's write
-            # lock against every process), so the full-text index takes exactly the rows this
-            # call created, in one statement.
-            last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-            # rowcount sums sqlite3_changes() per row; an ignored duplicate adds 0, so it is exact.
-            created = conn.executemany(_INSERT, rows).rowcount
-            if created:
-                conn.execute(_INDEX_TEXT, (last_seq,))
+            created = insert_event_rows(conn, rows)
         return WriteResult(created=created, duplicates=len(rows) - created, failed=failed)
 
     def delete_events_before(self, cutoff: datetime) -> int:
@@ -256,61 +244,6 @@ class SqliteStore(Store):
                         documents.replace(conn, w.collection, w.doc_id, w.body, w.expected_version, w.institution_id)
                     )
         return written
-
-
-def _rows(events: Sequence[Event]) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
-    """Insert tuples for the events that can be stored, and (id, reason) for those that cannot.
-
-    This loop is the hot path of ingestion: only what the columns need, one orjson call per event.
-    """
-    dumps = orjson.dumps
-    ingested_ms: dict[str, int] = {}  # a batch usually shares a handful of ingest times
-    now_ms: int | None = None
-    rows: list[tuple[Any, ...]] = []
-    failed: list[tuple[str, str]] = []
-    append = rows.append
-    for ev in events:
-        try:
-            ts = ev.timestamp
-            if ts.tzinfo is None:
-                raise ValueError("the timestamp has no time zone")
-            if not ev.id or type(ev.id) is not str:
-                raise ValueError("the event has no id")
-            if not ev.dataset or type(ev.dataset) is not str:
-                raise ValueError("the event has no dataset")
-            doc = ev.doc
-            meta = doc.get("event")
-            ingested = meta.get("ingested") if type(meta) is dict else None
-            if type(ingested) is str:
-                ms = ingested_ms.get(ingested)
-                if ms is None:
-                    ms = ingested_ms[ingested] = (parse_timestamp(ingested) - _EPOCH) // _MS
-            else:
-                if now_ms is None:
-                    now_ms = (datetime.now(UTC) - _EPOCH) // _MS
-                ms = now_ms
-            org = doc.get("organization")
-            org_id = org.get("id") if type(org) is dict else None
-            if org_id is not None and type(org_id) is not str:
-                raise ValueError("organization.id must be a string")
-            message = doc.get("message")
-            append(
-                (
-                    ev.id,
-                    (ts - _EPOCH) // _MS,
-                    ms,
-                    ev.dataset,
-                    org_id,
-                    message if type(message) is str else None,
-                    dumps(doc).decode(),
-                )
-            )
-        except (TypeError, ValueError, AttributeError) as exc:
-            ident = ev.id if isinstance(getattr(ev, "id", None), str) else repr(getattr(ev, "id", None))
-            failed.append((ident, f"cannot store event: {exc}"))
-    if failed:
-        log.warning("%d of %d events could not be stored; first: %s", len(failed), len(events), failed[0])
-    return rows, failed
 
 
 def _check_after(after: Any) -> tuple[int, str]:
