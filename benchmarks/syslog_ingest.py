@@ -2,6 +2,7 @@
 
     python benchmarks/syslog_ingest.py [--lines 200000] [--runs 5] [--fsync batch] [--profile]
     python benchmarks/syslog_ingest.py --stages [--lines 100000]
+    add --gc default to either for CPython's default garbage-collector thresholds
 
 Each run is a fresh process with a fresh data directory: it starts ``CollectorRuntime`` (spool,
 drain, TCP listener on loopback) on a real SQLite store, starts a separate sender process that
@@ -77,7 +78,7 @@ def sender(port: int, count: int) -> None:
             sock.sendall(chunk)
 
 
-def stages(count: int, fsync: str, batch_size: int | None) -> None:
+def stages(count: int, fsync: str, batch_size: int | None, gc_mode: str = "service") -> None:
     """CPU time per event of each stage of the ingest path, run one after another in this thread."""
     from collectors.normalize import Normalizer
     from collectors.records import RawRecord
@@ -85,6 +86,7 @@ def stages(count: int, fsync: str, batch_size: int | None) -> None:
     from collectors.spool_format import encode_lines
     from collectors.syslog_framing import FrameDecoder
     from sentinel.config import Settings
+    from sentinel.gc_tuning import tune_for_service
     from sentinel.inventory import Inventory
     from sentinel.store.sqlite import SqliteStore
 
@@ -101,6 +103,8 @@ def stages(count: int, fsync: str, batch_size: int | None) -> None:
         store = SqliteStore(Path(tmp) / "sentinel.db")
         store.setup()
         normalizer = Normalizer(Inventory([]), default_timezone=settings.timezone, observer_hostname="bench")
+        if gc_mode == "service":
+            tune_for_service()
         wall = time.perf_counter()
         t = time.process_time()
         decoder = FrameDecoder(8192)
@@ -141,10 +145,13 @@ def spool_settings(fsync: str, batch: int | None) -> dict[str, object]:
     return {"fsync": fsync} | ({"batch_size": batch} if batch else {})
 
 
-def one_run(count: int, fsync: str, profile: bool, batch: int | None = None) -> dict[str, float]:
+def one_run(
+    count: int, fsync: str, profile: bool, batch: int | None = None, gc_mode: str = "service"
+) -> dict[str, float]:
     """One measured run in this (fresh) process; returns the figures."""
     from collectors.runtime import CollectorRuntime
     from sentinel.config import Settings
+    from sentinel.gc_tuning import tune_for_service
     from sentinel.inventory import Inventory
     from sentinel.store.sqlite import SqliteStore
 
@@ -159,6 +166,8 @@ def one_run(count: int, fsync: str, profile: bool, batch: int | None = None) -> 
         store = SqliteStore(Path(tmp) / "sentinel.db")
         store.setup()
         runtime = CollectorRuntime(settings, Inventory([]), store, observer_hostname="bench")
+        if gc_mode == "service":
+            tune_for_service()  # as ``sentinel serve`` does after start-up
         runtime.start()
         port = runtime.bound_ports["syslog_tcp"]
         profiler = None
@@ -212,6 +221,12 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="run once under py-spy if installed, else cProfile")
     parser.add_argument("--batch", type=int, help="drain batch size (default: the spool settings' default)")
     parser.add_argument("--stages", action="store_true", help="CPU time per event of each stage, one thread")
+    parser.add_argument(
+        "--gc",
+        choices=["service", "default"],
+        default="service",
+        help="garbage-collector settings: the service's (sentinel.gc_tuning, default) or CPython's defaults",
+    )
     parser.add_argument("--send", nargs=2, type=int, metavar=("PORT", "COUNT"), help=argparse.SUPPRESS)
     parser.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -219,16 +234,16 @@ def main() -> None:
         sender(*args.send)
         return
     if args.stages:
-        stages(args.lines, args.fsync, args.batch)
+        stages(args.lines, args.fsync, args.batch, args.gc)
         return
     if args.one_run:
-        print(json.dumps(one_run(args.lines, args.fsync, args.profile, args.batch)))
+        print(json.dumps(one_run(args.lines, args.fsync, args.profile, args.batch, args.gc)))
         return
     runs = 1 if args.profile else args.runs
     results = []
     for n in range(runs):
         out = subprocess.run(
-            [sys.executable, __file__, "--one-run", "--lines", str(args.lines), "--fsync", args.fsync]
+            [sys.executable, __file__, "--one-run", "--lines", str(args.lines), "--fsync", args.fsync, "--gc", args.gc]
             + (["--profile"] if args.profile else [])
             + (["--batch", str(args.batch)] if args.batch else []),
             check=True,

@@ -29,6 +29,7 @@ from collectors.parsers.syslog_header import (
     FACILITIES,
     SEVERITIES,
     SyslogHeader,
+    common_pri,
     common_timestamp,
     parse_structured_data,
     parse_syslog,
@@ -179,12 +180,17 @@ class Normalizer:
 
         None, with ``doc`` untouched, when the date is not one (Feb 30): the general path decides.
         """
-        stamp, hostname, program, pid, message = common.groups()
+        pri_text, stamp, hostname, program, pid, message = common.groups()
+        pri = common_pri(pri_text)
+        if pri == -1:
+            return None
         institution = self._attribute(record, hostname)
         timed = self._header_time(stamp, True, self._zone(institution), record.received_at)
         if timed is None:
             return None
         doc["@timestamp"] = timed[1]
+        if pri is not None:
+            doc["log"]["syslog"] = _syslog_priority(pri)
         doc["process"] = {"name": program, "pid": int(pid)}
         message = message.strip()
         doc["message"] = message
@@ -297,17 +303,21 @@ def _parse_message(program: str | None, message: str, doc: dict[str, Any]) -> st
     return GENERIC.parse(message, doc) or GENERIC.dataset
 
 
+def _syslog_priority(pri: int) -> dict[str, Any]:
+    """ECS ``log.syslog`` for a PRI value: priority, facility and severity (new dicts per event)."""
+    facility, severity = divmod(pri, 8)
+    return {
+        "priority": pri,
+        "facility": {"code": facility, "name": FACILITIES[facility] if facility < len(FACILITIES) else None},
+        "severity": {"code": severity, "name": SEVERITIES[severity]},
+    }
+
+
 def _apply_header(header: SyslogHeader, doc: dict[str, Any]) -> str:
     """Syslog fields into ``doc``, then the program's parser; returns the dataset."""
     pri = header.pri
     if pri is not None:
-        facility, severity = divmod(pri, 8)
-        syslog: dict[str, Any] = {
-            "priority": pri,
-            "facility": {"code": facility, "name": FACILITIES[facility] if facility < len(FACILITIES) else None},
-            "severity": {"code": severity, "name": SEVERITIES[severity]},
-        }
-        doc["log"]["syslog"] = syslog
+        doc["log"]["syslog"] = _syslog_priority(pri)
     if header.version is not None:
         syslog = doc["log"].setdefault("syslog", {})
         syslog["version"] = str(header.version)

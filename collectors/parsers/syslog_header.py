@@ -61,10 +61,11 @@ _TAGGED = re.compile(
     r"(?: |$)(?P<msg>.*)",
     re.S,
 )
-# The most common line of all ("Mmm dd hh:mm:ss host prog[pid]: msg", no PRI) in one match; groups:
-# timestamp text, host, program, pid, message. Its timestamp has no year (``common_timestamp``).
+# The most common line of all ("[<PRI>]Mmm dd hh:mm:ss host prog[pid]: msg") in one match; groups:
+# PRI (None when absent; may be out of range, see ``common_pri``), timestamp text, host, program, pid,
+# message. Its timestamp has no year (``common_timestamp``).
 COMMON_LINE = re.compile(
-    r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d\d:\d\d:\d\d) "
+    r"(?:<(\d{1,3})>)?((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d\d:\d\d:\d\d) "
     r"([^\s\[\]:]+) ([^\s\[\]:]+)\[(\d+)\]: (?!\[ID )(.*)$",
     re.S,
 )
@@ -193,14 +194,23 @@ def common_timestamp(stamp: str) -> datetime | None:
     return _ts_3164(m) if m is not None else None
 
 
+def common_pri(text: str | None) -> int | None:
+    """``COMMON_LINE``'s PRI group as a number; None when absent, -1 when above 191 (not a PRI)."""
+    if text is None:
+        return None
+    pri = int(text)
+    return pri if pri <= 191 else -1
+
+
 def parse_syslog(line: str) -> SyslogHeader | None:
     """Split a syslog line into header and message, or None when it is not syslog-framed."""
     common = COMMON_LINE.match(line)
     if common is not None:
-        stamp, host, program, pid, message = common.groups()
+        pri_text, stamp, host, program, pid, message = common.groups()
+        common_priority = common_pri(pri_text)
         ts = common_timestamp(stamp)
-        if ts is not None:
-            return SyslogHeader(message, ts, True, None, host, program, pid)
+        if ts is not None and common_priority != -1:
+            return SyslogHeader(message, ts, True, common_priority, host, program, pid)
     pri: int | None = None
     pos = 0
     if line.startswith("<"):

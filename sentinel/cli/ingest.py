@@ -18,6 +18,7 @@ from collectors.importers import ImportContext, ImportOptions, ImportSummary, im
 from collectors.normalize import Normalizer
 from sentinel.cli.context import load_context
 from sentinel.errors import SentinelError
+from sentinel.gc_tuning import tune_for_service
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
             state.inventory, default_timezone=state.settings.timezone, observer_hostname=socket.gethostname()
         )
         options = ImportOptions(dataset_hint=dataset, host_hint=host)
+        tune_for_service()  # batches of events in flight: the same allocation pattern as the service
         console = Console(stderr=True)
         summaries: list[ImportSummary] = []
         with Progress(

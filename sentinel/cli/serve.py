@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
 
         from collectors.runtime import CollectorRuntime
         from sentinel.app import create_app
+        from sentinel.gc_tuning import tune_for_service
         from sentinel.jobs import build_scheduler
 
         state = load_context(ctx)
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
         scheduler = build_scheduler(settings, store, inventory)
         scheduler.start()
         web = create_app(settings, store=store, inventory=inventory)
+        tune_for_service()  # everything loaded: rules, templates, the app
         server = uvicorn.Server(
             uvicorn.Config(
                 web,

@@ -306,3 +306,35 @@ def test_repeated_header_times_resolve_per_zone(normalizer: Normalizer) -> None:
     london = normalizer.normalize(record(line, peer="10.3.0.1"))
     assert {e.doc["@timestamp"] for e in dar} == {"2024-06-15T11:59:01.000Z"}
     assert london.doc["@timestamp"] == "2024-06-15T13:59:01.000Z"  # BST, UTC+1
+
+
+COMMON_FORM_LINES = [
+    b"Jun 15 14:59:01 web1 sshd[4242]: Failed password for root from 203.0.113.9 port 50122 ssh2",
+    b"Jun 15 14:59:01 web1 sshd[7]: Invalid user oracle from 198.51.100.4 port 22 ",
+    b"Jun  5 01:02:03 db2 sudo[99]:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls",
+    b"Jun 15 14:59:01 web1 CRON[1234]: (root) CMD (run-parts /etc/cron.hourly)",
+    b"Jun 15 14:59:01 web1 login[5]: pam_unix(login:auth): authentication failure; logname= uid=0 rhost=10.9.9.9",
+]
+
+
+@pytest.mark.parametrize("line", COMMON_FORM_LINES)
+@pytest.mark.parametrize("pri", [0, 38, 86, 191])
+def test_pri_prefixed_common_lines_equal_the_same_line_without_pri(
+    normalizer: Normalizer, line: bytes, pri: int
+) -> None:
+    # The common form with a PRI takes the quick path; it must give what the line without one gives,
+    # plus the priority fields (the path without PRI is checked field by field above).
+    plain = normalizer.normalize(record(line)).doc
+    framed = normalizer.normalize(record(b"<%d>%s" % (pri, line))).doc
+    syslog = framed.pop("log")["syslog"]
+    assert syslog["priority"] == pri
+    assert (syslog["facility"]["code"], syslog["severity"]["code"]) == divmod(pri, 8)
+    for doc in (plain, framed):
+        del doc["event"]["original"], doc["event"]["id"], doc["event"]["created"], doc["event"]["ingested"]
+    assert framed == plain
+
+
+def test_out_of_range_pri_is_not_a_priority(normalizer: Normalizer) -> None:
+    event = normalizer.normalize(record(b"<192>" + SSHD))
+    assert "syslog" not in event.doc.get("log", {})
+    assert event.doc["@timestamp"] == "2024-06-15T12:00:00.000Z"  # no header: the receive time
