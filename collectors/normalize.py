@@ -54,6 +54,7 @@ _BINARY_SHARE = 0.3  # more than this share of unprintable characters: binary da
 _FUTURE_SLACK = timedelta(days=2)
 _ZERO = timedelta(0)
 _TIME_CACHE_SIZE = 4096  # distinct (header time, zone, minute) keys kept; a burst reuses a handful
+_OWNER_CACHE_SIZE = 16384  # distinct (peer, host, hint) keys kept: a few per source
 _MODULES: dict[str, str] = {}  # event.dataset -> event.module
 
 
@@ -111,6 +112,9 @@ class Normalizer:
         self._observer_type = observer_type
         # (header time, year missing, zone, receive minute) -> (UTC time, its @timestamp text)
         self._times: dict[tuple[object, ...], tuple[datetime, str]] = {}
+        # (peer, host name in the line, host hint) -> owner; the inventory is fixed for a normaliser's life
+        self._owners: dict[tuple[str | None, str | None, str | None], Institution | None] = {}
+        self._created: tuple[float, str] = (-1.0, "")  # the last receive time and its text
 
     def _header_time(
         self, ts: object, year_missing: bool, zone: tzinfo, received_at: float
@@ -144,16 +148,30 @@ class Normalizer:
         return zone
 
     def _attribute(self, record: RawRecord, hostname: str | None) -> Institution | None:
+        # A source sends many lines with the same peer and host name: one dict lookup instead of a
+        # network table walk and two host-name lookups.
+        key = (record.peer, hostname, record.host_hint)
+        try:
+            return self._owners[key]
+        except KeyError:
+            pass
         institution = self._inventory.attribute(record.peer, hostname)
         if institution is None and record.host_hint:
             institution = self._inventory.owner_of_host(record.host_hint)
+        if len(self._owners) >= _OWNER_CACHE_SIZE:
+            self._owners.clear()
+        self._owners[key] = institution
         return institution
 
     def normalize(self, record: RawRecord) -> Event:
         """One ECS event for ``record``; ParseError(reason) when it cannot be one."""
         line, invalid_utf8 = decode_line(record.raw)
         transport = record.transport
-        event: dict[str, Any] = {"kind": "event", "created": format_unix_time(record.received_at), "original": line}
+        received_at = record.received_at
+        created = self._created  # one read of the pair: another thread may replace it
+        if received_at != created[0]:  # records of one read share their receive time
+            created = self._created = (received_at, format_unix_time(received_at))
+        event: dict[str, Any] = {"kind": "event", "created": created[1], "original": line}
         doc: dict[str, Any] = {
             "event": event,
             "log": {},
