@@ -29,11 +29,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sentinel.events import Event, make_event_id, new_event
-from sentinel.store import sqlite as sqlite_backend
+from sentinel.store import sqlite_writes
 from sentinel.store.sqlite import SqliteStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INDEX_TEXT = sqlite_backend._INDEX_TEXT
+INDEX_TEXT = sqlite_writes._INDEX_TEXT
 FALLBACK = [
     "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186",
     "Dec 10 06:55:48 LabSZ sshd[24200]: Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2",
@@ -102,7 +102,7 @@ def measure(
     with SqliteStore(path) as store:
         store.setup()
         # Benchmark only: swap the statement that indexes new rows for a no-op to see what FTS costs.
-        sqlite_backend._INDEX_TEXT = INDEX_TEXT if fts else "SELECT ?"
+        sqlite_writes._INDEX_TEXT = INDEX_TEXT if fts else "SELECT ?"
         rates, cpu_rates = [], []
         for run in range(runs):
             evs = build(lines, run * events, events)
