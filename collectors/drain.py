@@ -35,7 +35,7 @@ from sentinel.errors import ConflictError, ParseError, StoreError
 from sentinel.events import Event
 from sentinel.inventory import Inventory
 from sentinel.status import COLLECTOR_STATS_ID
-from sentinel.store.base import Scope, Store
+from sentinel.store.base import DocumentWrite, Scope, Store
 
 logger = logging.getLogger(__name__)
 
@@ -151,20 +151,40 @@ class Drain:
         self._rate_samples.append((time.monotonic(), self._stored + self._duplicates))
 
     def _dead_letters(self, dead: list[tuple[RawRecord, str]]) -> None:
-        for record, reason in dead:
-            self._dead_letter(record, reason)
+        """Keep every rejected record, in one store write for the whole batch.
 
-    def _dead_letter(self, record: RawRecord, reason: str) -> bool:
+        One write per dead letter made a flood of garbage (binary data or TLS sent to a plain syslog
+        port) about ten times slower to get through than good lines, holding up everything behind
+        it. A replay after a crash finds some already kept: the batch write then fails on the first
+        of those, and each is written on its own, skipping the ones that exist.
+        """
+        writes: list[DocumentWrite] = []
+        seen: set[str] = set()
+        for record, reason in dead:
+            write = self._dead_letter_write(record, reason)
+            if write.doc_id not in seen:  # the same bytes twice from one origin: one dead letter
+                seen.add(write.doc_id)
+                writes.append(write)
+        try:
+            self.store.write_documents(writes)
+        except ConflictError:
+            for write in writes:
+                try:
+                    self.store.create_document(
+                        write.collection, write.doc_id, write.body, institution_id=write.institution_id
+                    )
+                except ConflictError:
+                    continue  # kept by an earlier run
+                self._dead += 1
+            return
+        self._dead += len(writes)
+
+    def _dead_letter_write(self, record: RawRecord, reason: str) -> DocumentWrite:
         doc_id, body, institution_id = dead_letter_document(record, reason)
         if institution_id is None and self.inventory is not None:
             owner = self.inventory.attribute(record.peer, record.host_hint)
             institution_id = owner.id if owner is not None else None
-        try:
-            self.store.create_document(DEAD_LETTERS, doc_id, body, institution_id=institution_id)
-        except ConflictError:
-            return False  # kept by an earlier run (a replay after a crash)
-        self._dead += 1
-        return True
+        return DocumentWrite(DEAD_LETTERS, doc_id, body, institution_id)
 
     def _retry(self, action: str, call: Callable[[], Any]) -> Any:
         """Call until the store accepts; None if stopping (one attempt then): nothing is confirmed."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.dead_letters import dead_letter_document
 from collectors.drain import Drain
 from collectors.normalize import Normalizer
 from collectors.records import RawRecord
@@ -137,6 +138,33 @@ def test_unparseable_and_rejected_records_are_dead_letters(setup: Setup) -> None
     setup.run_until_empty()
     assert setup.store.count_documents("dead_letters", Scope.everything()) == 2
     assert setup.drain.stats().dead_letters == 0
+
+
+def garbage(n: int) -> RawRecord:
+    raw = bytes(range(1, 32)) * 3 + b"%d" % n
+    return RawRecord(raw=raw, received_at=1.0, origin="syslog:10.10.0.9", transport="udp", peer="10.10.0.9")
+
+
+def test_a_batch_of_dead_letters_some_already_kept_keeps_each_once(setup: Setup) -> None:
+    # One kept by an earlier run (a crash before the checkpoint), one sent twice in this batch.
+    doc_id, body, institution_id = dead_letter_document(garbage(1), "binary data: kept before")
+    setup.store.create_document("dead_letters", doc_id, body, institution_id=institution_id)
+    setup.spool.append([garbage(0), garbage(1), garbage(2), line(7), garbage(2), garbage(3)])
+    setup.run_until_empty()
+    letters = setup.store.find_documents("dead_letters", Scope.everything(), limit=100)
+    assert len(letters) == 4
+    assert sorted(d.body["raw_b64"] == body["raw_b64"] for d in letters) == [False, False, False, True]
+    assert next(d for d in letters if d.id == doc_id).body["reason"] == "binary data: kept before"
+    assert setup.drain.stats().dead_letters == 3  # the new ones
+    assert setup.count() == 1
+
+
+def test_a_flood_of_garbage_is_kept_whole(setup: Setup) -> None:
+    setup.spool.append([garbage(n) for n in range(450)])
+    setup.run_until_empty()
+    assert setup.store.count_documents("dead_letters", Scope.everything()) == 450
+    assert setup.drain.stats().dead_letters == 450
+    assert setup.spool.pending_records == 0
 
 
 def test_a_store_outage_is_retried_and_nothing_is_confirmed_meanwhile(tmp_path: Path) -> None:
