@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from collectors.parsers import cron, firewall, generic, pam, sshd, su, sudo, web_access, web_error
+from collectors.parsers import auditd, cron, firewall, generic, pam, sshd, su, sudo, web_access, web_error
 
 MessageParser = Callable[[str, dict[str, Any]], "str | None"]
 # A whole-line parser fills the document and returns the line's timestamp (naive = the sender's
@@ -44,6 +44,15 @@ def _web_syslog(default: str) -> MessageParser:
     return parse
 
 
+def _kernel(message: str, doc: dict[str, Any]) -> str | None:
+    """Kernel lines: audit records printed when no auditd runs, else packet-filter logs."""
+    if "audit: " in message[:24]:  # one short scan: "audit: type=" or "[  12.345678] audit: type="
+        found = auditd.parse_kernel(message, doc)
+        if found is not None:
+            return found
+    return firewall.parse(message, doc)
+
+
 PROGRAMS: dict[str, ProgramParser] = {}
 
 
@@ -57,7 +66,8 @@ register_program(sshd.DATASET, sshd.parse, "sshd", "sshd-session", "sshd-auth")
 register_program(sudo.DATASET, sudo.parse, "sudo")
 register_program(su.DATASET, su.parse, "su", "su-l")
 register_program(cron.DATASET, cron.parse, "CRON", "cron", "crond", "anacron")
-register_program(generic.DATASET, firewall.parse, "kernel")
+register_program(generic.DATASET, _kernel, "kernel")
+register_program(auditd.DATASET, auditd.parse, "audisp-syslog", "audispd", "audit", "auditd")
 register_program("nginx.error", _web_syslog("nginx.error"), "nginx")
 register_program("apache.error", _web_syslog("apache.error"), "httpd", "apache2", "apache")
 
@@ -66,6 +76,7 @@ LINE_FORMATS: dict[str, LineParser] = {
     "apache.access": web_access.parse_access,
     "nginx.error": web_error.parse_nginx_error,
     "apache.error": web_error.parse_apache_error,
+    auditd.DATASET: auditd.parse_line,
 }
 GENERIC = ProgramParser(generic.DATASET, generic.parse)
 
@@ -91,6 +102,8 @@ def pam_parser(program: str | None, message: str) -> MessageParser | None:
 
 def detect_line_format(line: str, source_name: str | None) -> tuple[str, LineParser] | None:
     """Guess the file format of a line that has no syslog frame: (dataset, parser) or None."""
+    if line.startswith(("type=", "node=")):  # /var/log/audit/audit.log
+        return auditd.DATASET, auditd.parse_line
     if line.startswith("["):
         return "apache.error", web_error.parse_apache_error
     if len(line) > 19 and line[4] == "/" and line[7] == "/":
