@@ -9,6 +9,7 @@ values are read as YAML scalars so numbers and booleans work).
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -86,6 +87,9 @@ class ApiSettings(Strict):
 
 
 class SmtpSettings(Strict):
+    """Outgoing mail. ``starttls`` and ``ssl`` (implicit TLS) check the server's certificate and its
+    name (``host``) against ``ca_file`` if set, else the system's CAs; neither falls back to plain text."""
+
     host: str = "localhost"
     port: int = Field(default=25, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "none"
@@ -93,6 +97,36 @@ class SmtpSettings(Strict):
     password: str | None = None
     sender: str = "sentinel@localhost"
     timeout: float = 10.0
+    # PEM bundle of the CAs to trust *instead of* the system's (a private CA). Absolute, so it
+    # cannot depend on the working directory of whoever starts the service.
+    ca_file: Path | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _loadable_ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_absolute():
+            raise ValueError(f"ca_file must be an absolute path, not {str(value)!r}")
+        try:  # load it as the channel will, so a bad bundle stops the start, not the first notice
+            ssl.create_default_context(cafile=str(value))
+        except FileNotFoundError:
+            raise ValueError(f"ca_file {value}: no such file") from None
+        except ssl.SSLError as exc:
+            raise ValueError(f"ca_file {value}: no PEM CA certificate in it ({exc.reason})") from None
+        except OSError as exc:
+            raise ValueError(f"ca_file {value}: cannot be read ({exc.strerror})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_for_login_and_ca(self) -> SmtpSettings:
+        if self.security == "none":
+            if self.username is not None:
+                # Refused rather than warned: over plain SMTP the password crosses the network in clear.
+                raise ValueError("username needs security: starttls or ssl (no password in clear)")
+            if self.ca_file is not None:
+                raise ValueError("ca_file needs security: starttls or ssl")
+        return self
 
 
 class SlackSettings(Strict):

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import trustme
 
 from sentinel.config import load_settings
 from sentinel.errors import ConfigError
@@ -93,3 +94,55 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_settings(tmp_path / "nope.yaml", environ={})
+
+
+# smtp: TLS and the CA bundle --------------------------------------------------------------
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return path
+
+
+def test_smtp_ca_file_is_loaded_from_yaml_and_environment(tmp_path: Path, ca_file: Path) -> None:
+    path = write(tmp_path, f"smtp:\n  security: starttls\n  port: 587\n  ca_file: {ca_file}\n")
+    assert load_settings(path, environ={}).smtp.ca_file == ca_file
+    other = tmp_path / "other.pem"
+    other.write_bytes(ca_file.read_bytes())
+    settings = load_settings(path, environ={"SENTINEL_SMTP__CA_FILE": str(other), "SENTINEL_SMTP__SECURITY": "ssl"})
+    assert (settings.smtp.ca_file, settings.smtp.security) == (other, "ssl")
+    assert load_settings(None, environ={}).smtp.ca_file is None  # default: the system's CAs
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("certs/ca.pem", "ca_file must be an absolute path"),
+        ("{tmp}/missing.pem", "no such file"),
+        ("{tmp}/not-pem.pem", "no PEM CA certificate in it"),
+        ("{tmp}", "cannot be read"),
+    ],
+    ids=["relative", "missing", "not-pem", "directory"],
+)
+def test_smtp_ca_file_must_be_a_loadable_bundle(tmp_path: Path, value: str, message: str) -> None:
+    (tmp_path / "not-pem.pem").write_text("this is not a certificate\n")
+    path = write(tmp_path, f"smtp:\n  security: ssl\n  ca_file: {value.format(tmp=tmp_path)}\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(path, environ={})
+    assert info.value.location is not None and info.value.location.line == 3
+    assert "smtp.ca_file" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [("username: soc", "username needs security: starttls or ssl"), ("ca_file: {ca}", "ca_file needs security")],
+)
+def test_smtp_login_and_ca_file_need_tls(tmp_path: Path, ca_file: Path, extra: str, message: str) -> None:
+    path = write(tmp_path, f"smtp:\n  security: none\n  {extra.format(ca=ca_file)}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, environ={})
+    # the same keys over TLS are fine
+    ok = write(tmp_path, f"smtp:\n  security: starttls\n  {extra.format(ca=ca_file)}\n")
+    assert load_settings(ok, environ={}).smtp.security == "starttls"

@@ -4,6 +4,14 @@ Each message carries ``Message-ID: <notice-id@sentinel>``, so a resend after a c
 message to every mail system that deduplicates by Message-ID (mailbox servers such as Gmail and
 Exchange do; plain MTAs do not). Follow-ups on one incident share ``References`` so mail clients
 thread them. A 5xx reply is permanent; a 4xx reply, a refused connection or a timeout is retried.
+
+``starttls`` and ``ssl`` verify the server's certificate and host name (``smtp.ca_file`` or the system's
+CAs) before anything else is sent, and never fall back to plain text: a server that does not offer
+STARTTLS gets no login and no message. A certificate we do not trust, a missing STARTTLS or a refused
+login is retried, not dropped: it is the deployment's configuration (or a server being changed), not
+something wrong with the notice, so once it is fixed the notices waiting in the outbox go out. Until
+then each attempt fails with the cause in ``last_error``, and after ``notify.retry.max_attempts`` the
+notice is ``dead`` and ``sentinel outbox retry`` sends it again.
 """
 
 from __future__ import annotations
@@ -35,9 +43,8 @@ def thread_id(thread_key: str) -> str:
 class EmailChannel:
     name = "email"
 
-    def __init__(self, smtp: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, smtp: SmtpSettings) -> None:
         self.smtp = smtp
-        self.ssl_context = ssl_context or ssl.create_default_context()
 
     def build_message(self, notice: Notice) -> EmailMessage:
         msg = EmailMessage()
@@ -64,20 +71,37 @@ class EmailChannel:
         s = self.smtp
         client: smtplib.SMTP
         if s.security == "ssl":
-            client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self.ssl_context)
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=tls_context(s))
         else:
             client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
             client.ehlo()
             if s.security == "starttls":
-                client.starttls(context=self.ssl_context)
-                client.ehlo()
+                self._starttls(client)
             if s.username:
                 client.login(s.username, s.password or "")
         except BaseException:
             client.close()
             raise
         return client
+
+    def _starttls(self, client: smtplib.SMTP) -> None:
+        where = f"SMTP {self.smtp.host}:{self.smtp.port}"
+        # Checked here, not left to smtplib, so the refusal says what to fix; either way nothing
+        # (login, message) is sent on a connection that STARTTLS did not secure.
+        if not client.has_extn("starttls"):
+            raise DeliveryError(
+                f"{where} does not offer STARTTLS (security: starttls); nothing was sent in plain text",
+                retryable=True,
+            )
+        try:
+            client.starttls(context=tls_context(self.smtp))
+        except smtplib.SMTPResponseException as exc:
+            # Even a 5xx here is the server's set-up, not this notice: do not let it go dead.
+            raise DeliveryError(
+                f"{where} refused STARTTLS: {exc.smtp_code} {_text(exc.smtp_error)}", retryable=True
+            ) from exc
+        client.ehlo()  # RFC 3207: forget what the server said before TLS, ask again
 
     def send(self, notice: Notice, *, uncertain: bool) -> Sent:
         # SMTP cannot ask "did you already get this?": an uncertain resend relies on the Message-ID.
@@ -99,7 +123,13 @@ class EmailChannel:
             raise DeliveryError(
                 f"SMTP server replied {exc.smtp_code} {_text(exc.smtp_error)}", retryable=exc.smtp_code < 500
             ) from exc
-        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, TLS failure
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(
+                f"SMTP {self.smtp.host}:{self.smtp.port}: TLS certificate not trusted ({exc.verify_message}); "
+                "set smtp.ca_file to the CA bundle that signed it, and smtp.host to a name the certificate holds",
+                retryable=True,
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, other TLS failure
             raise DeliveryError(
                 f"SMTP {self.smtp.host}:{self.smtp.port}: {exc or type(exc).__name__}", retryable=True
             ) from exc
@@ -107,6 +137,14 @@ class EmailChannel:
 
     def close(self) -> None:
         return None
+
+
+def tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
+    """Verifying TLS client context: ``smtp.ca_file`` replaces the system's CAs when set.
+
+    Built for each connection, so a CA bundle replaced on disk is used without a restart.
+    """
+    return ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
 
 
 def _text(value: bytes | str) -> str:
@@ -117,4 +155,4 @@ def _describe(recipients: dict[str, tuple[int, bytes]]) -> str:
     return "; ".join(f"{addr}: {code} {_text(text)}" for addr, (code, text) in recipients.items())
 
 
-__all__ = ["EmailChannel", "message_id", "thread_id"]
+__all__ = ["EmailChannel", "message_id", "thread_id", "tls_context"]
