@@ -258,7 +258,7 @@ def main() -> None:
     print(
         f"syslog TCP → SQLite, {args.lines} sshd lines, fsync={args.fsync}: "
         f"median {statistics.median(rates):,.0f} events/s (min {min(rates):,.0f}, max {max(rates):,.0f}); "
-        f"median {statistics.median(r['cpu_us_per_event'] for r in results)} µs CPU per event "
+        f"median {statistics.median(r['cpu_us_per_event'] for r in results):.1f} µs CPU per event "
         f"(= {1e6 / statistics.median(r['cpu_us_per_event'] for r in results):,.0f} events per CPU-second); "
         f"peak RSS {max(r['peak_rss_mb'] for r in results)} MB; "
         f"received into the spool: median {statistics.median(r['spooled_per_second'] for r in results):,.0f} lines/s"
