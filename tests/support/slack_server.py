@@ -139,6 +139,7 @@ class SlackServer:
         with self._lock:
             failure = self._pop(api)
         auth = headers.get("authorization", "")
+        body: dict[str, object] | str
         if failure is not None:
             status, body, extra = failure.status, {"ok": False, "error": failure.error}, _retry_headers(failure)
             if not failure.json_body:
