@@ -44,7 +44,9 @@ def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> B
         log.error("rule not loaded: %s", error)
     engine = DetectionEngine(store, pack, settings.detect, inventory, health=HealthRecorder(store))
     jobs = add_detection_jobs(scheduler, engine)
-    log.info("detection: %d rule job(s) scheduled, %d rule file error(s)", len(jobs), len(pack.errors))
+    log.info(
+        "detection: %d rule(s) in %d job(s), %d rule file error(s)", len(engine.rules), len(jobs), len(pack.errors)
+    )
     scans = add_scan_jobs(scheduler, settings, inventory, store)
     log.info("scanning: %d scheduled scan job(s)", len(scans))
     # The response: playbooks, escalations, SLA breaches, outbox delivery.

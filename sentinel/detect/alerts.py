@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sentinel.errors import ConflictError, NotFoundError
 from sentinel.events import format_timestamp, from_millis
-from sentinel.store.base import FieldFilter, Scope, Store
+from sentinel.store.base import DocumentWrite, FieldFilter, Scope, Store
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,29 @@ class StoreAlertSink:
                 continue  # an analyst or another runner changed it: re-read and merge again
             return "updated"
         raise ConflictError(f"alert {doc_id} kept changing; gave up after {_CONFLICT_RETRIES} attempts")
+
+    def prepare(self, candidate: AlertCandidate) -> tuple[DocumentWrite | None, Outcome, Alert]:
+        """The write ``upsert`` would make for the candidate now (None when nothing changes), for a
+        caller that stores many together; if the batch meets a conflict, it falls back to ``upsert``."""
+        doc_id = candidate.id
+        now = self._clock()
+        current = self.store.get_document(COLLECTION, doc_id, Scope.everything())
+        if current is None:
+            alert = candidate.to_alert(now, self.sample_limit)
+            body = alert.model_dump(mode="json")
+            return DocumentWrite(COLLECTION, doc_id, body, institution_id=candidate.institution_id), "created", alert
+        existing = Alert.model_validate(current.body)
+        merged = merge(existing, candidate, now, self.sample_limit)
+        if merged is None:
+            return None, "unchanged", existing
+        write = DocumentWrite(
+            COLLECTION,
+            doc_id,
+            merged.model_dump(mode="json"),
+            institution_id=candidate.institution_id,
+            expected_version=current.version,
+        )
+        return write, "updated", merged
 
     def open_alerts(self, rule_id: str) -> list[Alert]:
         docs = self.store.find_documents(

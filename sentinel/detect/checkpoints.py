@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sentinel.events import format_timestamp, from_millis, parse_timestamp, to_millis
-from sentinel.store.base import Scope, Store
+from sentinel.store.base import Document, DocumentWrite, Scope, Store
 
 COLLECTION = "checkpoints"
 _PREFIX = "detect:"  # the collection is shared with other checkpoint owners
@@ -46,21 +46,31 @@ class Checkpoints:
 
     def save(self, checkpoint: Checkpoint, until_ms: int, now: datetime) -> Checkpoint:
         """Move a checkpoint forward; ``ConflictError`` if someone else moved it since it was read."""
+        write = self.write_for(checkpoint, until_ms, now)
+        if write.expected_version is None:
+            doc = self.store.create_document(COLLECTION, write.doc_id, write.body)
+        else:
+            version = write.expected_version
+            doc = self.store.replace_document(COLLECTION, write.doc_id, write.body, expected_version=version)
+        return moved(checkpoint, until_ms, doc)
+
+    def write_for(self, checkpoint: Checkpoint, until_ms: int, now: datetime) -> DocumentWrite:
+        """The write that moves a checkpoint (for ``write_documents`` with other writes)."""
         body = {
             "rule_id": checkpoint.rule_id,
             "until": format_timestamp(from_millis(until_ms)),
             "created": format_timestamp(from_millis(checkpoint.created_ms)),
             "updated": format_timestamp(now),
         }
-        doc_id = _PREFIX + checkpoint.rule_id
-        if checkpoint.version is None:
-            doc = self.store.create_document(COLLECTION, doc_id, body)
-        else:
-            doc = self.store.replace_document(COLLECTION, doc_id, body, expected_version=checkpoint.version)
-        return Checkpoint(checkpoint.rule_id, until_ms, checkpoint.created_ms, doc.version)
+        return DocumentWrite(COLLECTION, _PREFIX + checkpoint.rule_id, body, expected_version=checkpoint.version)
 
     def reset(self, rule_id: str) -> bool:
         return self.store.delete_document(COLLECTION, _PREFIX + rule_id)
+
+
+def moved(checkpoint: Checkpoint, until_ms: int, doc: Document) -> Checkpoint:
+    """The checkpoint once its write (``write_for``) is stored as ``doc``."""
+    return Checkpoint(checkpoint.rule_id, until_ms, checkpoint.created_ms, doc.version)
 
 
 class MemoryCheckpoints:

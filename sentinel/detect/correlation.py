@@ -162,10 +162,20 @@ class CorrelationDetector:
                 self._note(fired, h.ts_ms, float(len(counts)), window_ms, first_window)
         else:
             ordered = self.corr.type == "temporal_ordered"
+            n_rules, first_min = len(self.rule.base_rules), self.rule.options.first_min
             times = [h.ts_ms for h in hits]
+            # later[i]: hits of any but the first rule among hits[:i]. A timespan holding none (a
+            # brute force with no success yet) is judged from its size alone, without a scan: only
+            # the first rule matched, as often as the timespan has hits.
+            later = [0]
+            for h in hits:
+                later.append(later[-1] + (h.rule_index != 0))
             for end, h in enumerate(hits):
                 lo = bisect_right(times, h.ts_ms - self.span_ms)
-                seen = _rules_seen(hits[lo : end + 1], len(self.rule.base_rules), ordered, self.rule.options.first_min)
+                if later[end + 1] == later[lo]:
+                    seen = 1 if not ordered or end + 1 - lo >= first_min else 0
+                else:
+                    seen = _rules_seen(hits[lo : end + 1], n_rules, ordered, first_min)
                 self._note(fired, h.ts_ms, float(seen), window_ms, first_window)
         return fired
 

@@ -5,7 +5,13 @@ to the rule's interval), oldest first, at most ``max_windows_per_run`` of them, 
 an outage of any length catches up step by step with no gap. Events are fetched from the
 alert window containing ``checkpoint - lookback``, so late events still match; alert ids are
 deterministic (rule, institution, group key, alert window), so overlap, re-runs and catch-up
-never duplicate an alert. The checkpoint moves only after the alerts are stored.
+never duplicate an alert. The checkpoint moves only after the alerts are stored. A rule far
+behind ends its steps a look-back past an alert-window boundary (``steps.step_end``), so a catch-up
+re-reads only the look-back, not a whole alert window, per step.
+
+``run_all`` runs the rules of a step together: those whose steps end alike share one fetch and
+one match of their events (``shared_pass``), and their alerts, checkpoints and health are stored
+in one batch each (``step_writes``; one by one if a batch meets a conflict).
 
 One broken or slow rule is reported (health document + log) and skipped; the others run.
 ``backtest`` runs rules over a past range with in-memory checkpoints and alerts: it stores
@@ -17,7 +23,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeGuard
 
@@ -27,9 +32,9 @@ from sentinel.detect.checkpoints import Checkpoint, Checkpoints, MemoryCheckpoin
 from sentinel.detect.correlation import CorrelationDetector
 from sentinel.detect.detectors import (
     Detector,
-    Evaluation,
     MatchingDetector,
     RunContext,
+    ScanningDetector,
     SigmaDetector,
     align,
     build_detector,
@@ -37,7 +42,10 @@ from sentinel.detect.detectors import (
 from sentinel.detect.health import HealthRecorder, RunReport
 from sentinel.detect.matcher import RuleIndex
 from sentinel.detect.rule_pack import PackRule, RulePack
-from sentinel.detect.shared_pass import Member, evaluate_together
+from sentinel.detect.shared_pass import Member, Scanner, evaluate_together
+from sentinel.detect.step_writes import store_together
+from sentinel.detect.steps import Step, Timing, step_end
+from sentinel.detect.typed_detectors import NewValueDetector, ThresholdDetector
 from sentinel.errors import ConflictError, Location, RuleError
 from sentinel.events import to_millis
 from sentinel.inventory import Inventory
@@ -55,36 +63,12 @@ class CheckpointBook(Protocol):
     def save(self, checkpoint: Checkpoint, until_ms: int, now: datetime) -> Checkpoint: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    interval_ms: int
-    lookback_ms: int
-    suppress_ms: int
-    max_run_seconds: float
-
-
-@dataclass
-class _Run:
-    """One step of one rule as it goes: planned, evaluated (alone or shared), finished."""
-
-    rule_id: str
-    rule: PackRule
-    timing: Timing
-    now: datetime
-    now_ms: int
-    limit: int  # the end of the last window that may be done now
-    checkpoint: Checkpoint | None = None
-    ctx: RunContext | None = None  # set when the step has windows to do
-    windows: int = 0
-    evaluation: Evaluation | None = None
-    error: str | None = None
-    created: int = 0
-    updated: int = 0
-    elapsed: float = 0.0  # seconds spent on this rule (its share of a shared pass included)
-
-
 def _is_matching(detector: Detector) -> TypeGuard[MatchingDetector]:
     return isinstance(detector, SigmaDetector | CorrelationDetector)
+
+
+def _is_scanning(detector: Detector) -> TypeGuard[ScanningDetector]:
+    return isinstance(detector, ThresholdDetector | NewValueDetector) and detector.accepts is not None
 
 
 class DetectionEngine:
@@ -149,17 +133,19 @@ class DetectionEngine:
     def run_all(self, now: datetime | None = None, rule_ids: Iterable[str] | None = None) -> list[RunReport]:
         """One step of every rule (or the given ones); each rule's failure stays its own.
 
-        Matching rules (Sigma detections and correlations) whose step ends at the same time share
-        one fetch and one match of their events (``shared_pass``); the others run one by one.
+        Matching rules (Sigma detections and correlations) and scanning ones (threshold and new
+        value, when their filters allow) whose step ends at the same time share one fetch and one
+        match of their events (``shared_pass``); the others run one by one.
         """
         ids = list(rule_ids) if rule_ids is not None else list(self.rules)
         now = now or self.clock()
         runs = [self._plan(rule_id, now) for rule_id in ids]
-        by_end: dict[int, list[_Run]] = {}
+        by_end: dict[int, list[Step]] = {}
         for run in runs:
             if run.ctx is None or run.error is not None:
                 continue
-            if _is_matching(self.detectors[run.rule_id]):
+            detector = self.detectors[run.rule_id]
+            if _is_matching(detector) or _is_scanning(detector):
                 by_end.setdefault(run.ctx.end_ms, []).append(run)
             else:
                 self._evaluate_alone(run)
@@ -168,23 +154,31 @@ class DetectionEngine:
                 self._evaluate_alone(group[0])
             else:
                 self._evaluate_together(group)
-        return [self._finish(run) for run in runs]
+        return self._finish_all(runs)
 
     # ------------------------------------------------------------------------------------
-    def _plan(self, rule_id: str, now: datetime) -> _Run:
+    def _plan(self, rule_id: str, now: datetime) -> Step:
         """Read the checkpoint and set out the step's range; nothing is evaluated yet."""
         started = time.perf_counter()
         rule = self.rules[rule_id]
         timing = self.timing(rule)
         now_ms = to_millis(now)
         limit = align(now_ms - self.settings.ingest_delay_seconds * 1000, timing.interval_ms)
-        run = _Run(rule_id, rule, timing, now, now_ms, limit)
+        run = Step(rule_id, rule, timing, now, now_ms, limit)
         try:
             checkpoint = run.checkpoint = self.checkpoints.get(rule_id)
             if checkpoint is None:  # first run ever: start with the latest window, not all history
                 checkpoint = run.checkpoint = Checkpoint(rule_id, limit - timing.interval_ms, now_ms, None)
             start = checkpoint.until_ms
-            end = min(start + self.settings.max_windows_per_run * timing.interval_ms, limit)
+            cfg = self.settings
+            end = step_end(
+                start,
+                limit,
+                cfg.max_windows_per_run,
+                timing.interval_ms,
+                cfg.lookback_seconds * 1000,
+                cfg.realert_seconds * 1000,
+            )
             if end > start:
                 run.windows = -(-(end - start) // timing.interval_ms)
                 run.ctx = RunContext(
@@ -206,7 +200,7 @@ class DetectionEngine:
         run.elapsed += time.perf_counter() - started
         return run
 
-    def _evaluate_alone(self, run: _Run) -> None:
+    def _evaluate_alone(self, run: Step) -> None:
         assert run.ctx is not None
         started = time.perf_counter()
         run.ctx.deadline = time.monotonic() + run.timing.max_run_seconds  # its budget starts now
@@ -216,29 +210,39 @@ class DetectionEngine:
             self._fail(run, exc)
         run.elapsed += time.perf_counter() - started
 
-    def _evaluate_together(self, runs: list[_Run]) -> None:
+    def _evaluate_together(self, runs: list[Step]) -> None:
         """One shared pass; if its shared part fails, every rule runs on its own instead."""
         started = time.perf_counter()
-        members = []
+        members: list[Member] = []
+        scanners: list[Scanner] = []
+        shares: list[Member | Scanner] = []
         for run in runs:
             detector = self.detectors[run.rule_id]
-            assert run.ctx is not None and _is_matching(detector)
+            assert run.ctx is not None
             run.ctx.deadline = time.monotonic() + run.timing.max_run_seconds
-            members.append(Member(detector, run.ctx))
+            share: Member | Scanner
+            if _is_matching(detector):
+                share = Member(detector, run.ctx)
+                members.append(share)
+            else:
+                assert _is_scanning(detector)
+                share = Scanner(detector, run.ctx)
+                scanners.append(share)
+            shares.append(share)
         try:
-            evaluate_together(self.store, members, self._index_for)
+            evaluate_together(self.store, members, self._index_for, scanners)
         except Exception:
             log.exception("a shared detection pass failed; running its %d rules one by one", len(runs))
             for run in runs:
                 self._evaluate_alone(run)
             return
-        share = (time.perf_counter() - started) / len(runs)
-        for run, member in zip(runs, members, strict=True):
-            run.elapsed += share
-            if member.error is not None:
-                self._fail(run, member.error)
+        share_time = (time.perf_counter() - started) / len(runs)
+        for run, done in zip(runs, shares, strict=True):
+            run.elapsed += share_time
+            if done.error is not None:
+                self._fail(run, done.error)
             else:
-                run.evaluation = member.evaluation
+                run.evaluation = done.evaluation
 
     def _index_for(self, members: Sequence[Member]) -> RuleIndex:
         """One index over the members' rules, kept for the next runs (the same groups recur)."""
@@ -251,7 +255,7 @@ class DetectionEngine:
             del self._combined[next(iter(self._combined))]
         return index
 
-    def _fail(self, run: _Run, exc: Exception) -> None:
+    def _fail(self, run: Step, exc: Exception) -> None:
         run.windows = 0
         if isinstance(exc, ConflictError):
             run.error = f"another runner moved this rule's checkpoint: {exc}"
@@ -266,16 +270,41 @@ class DetectionEngine:
             exc_info=(type(exc), exc, exc.__traceback__),
         )
 
-    def _finish(self, run: _Run) -> RunReport:
+    def _finish_all(self, runs: list[Step]) -> list[RunReport]:
+        """Every run's alerts and checkpoint in one write, their health in one more (``step_writes``);
+        if a batch fails, each run stores (or records) its own, as ``run_rule`` does."""
+        ready = [run for run in runs if run.storable]
+        if len(ready) > 1 and isinstance(self.sink, StoreAlertSink) and isinstance(self.checkpoints, Checkpoints):
+            started = time.perf_counter()
+            try:
+                store_together(self.store, self.sink, self.checkpoints, ready)
+            except Exception as exc:
+                log.info("storing a step's alerts together failed (%s); each rule stores its own", exc)
+            share = (time.perf_counter() - started) / len(ready)
+            for run in ready:
+                run.elapsed += share
+        reports = [self._finish(run, record=False) for run in runs]
+        if self.health is not None:
+            health = [(report, self._lag_limit(run), _path(run)) for run, report in zip(runs, reports, strict=True)]
+            try:
+                self.health.record_all(health)
+            except Exception:
+                log.exception("could not record the health of a step's rules together; one by one instead")
+                for item in health:
+                    self._record(*item)
+        return reports
+
+    def _finish(self, run: Step, *, record: bool = True) -> RunReport:
         """Store the step's alerts, then move its checkpoint; report and record its health."""
         started = time.perf_counter()
-        if run.error is None and run.evaluation is not None and run.checkpoint is not None and run.ctx is not None:
+        if run.storable and not run.stored:
+            assert run.evaluation is not None and run.checkpoint is not None
             try:
                 for cand in run.evaluation.candidates:
                     outcome = self.sink.upsert(cand)
                     run.created += outcome == "created"
                     run.updated += outcome == "updated"
-                run.checkpoint = self.checkpoints.save(run.checkpoint, run.ctx.end_ms, run.now)
+                run.checkpoint = self.checkpoints.save(run.checkpoint, run.end_ms, run.now)
             except Exception as exc:
                 self._fail(run, exc)
         run.elapsed += time.perf_counter() - started
@@ -294,13 +323,19 @@ class DetectionEngine:
             lag_seconds=lag,
             caught_up=run.error is None and checkpoint is not None and checkpoint.until_ms >= run.limit,
         )
-        if self.health is not None:
-            lag_limit = (run.timing.interval_ms * 2) / 1000 + self.settings.ingest_delay_seconds
-            try:
-                self.health.record(report, lag_limit_seconds=lag_limit, path=str(rule.path) if rule.path else None)
-            except Exception:
-                log.exception("could not record the health of rule %s", run.rule_id)
+        if record and self.health is not None:
+            self._record(report, self._lag_limit(run), _path(run))
         return report
+
+    def _lag_limit(self, run: Step) -> float:
+        return (run.timing.interval_ms * 2) / 1000 + self.settings.ingest_delay_seconds
+
+    def _record(self, report: RunReport, lag_limit: float, path: str | None) -> None:
+        assert self.health is not None
+        try:
+            self.health.record(report, lag_limit_seconds=lag_limit, path=path)
+        except Exception:
+            log.exception("could not record the health of rule %s", report.rule_id)
 
     def catch_up(
         self, now: datetime | None = None, rule_ids: Iterable[str] | None = None, max_steps: int = 10_000
@@ -315,6 +350,10 @@ class DetectionEngine:
             reports.extend(step)
             pending = [r.rule_id for r in step if not r.caught_up and r.error is None]
         return reports
+
+
+def _path(run: Step) -> str | None:
+    return str(run.rule.path) if run.rule.path else None
 
 
 def _loc(rule: PackRule) -> Location | None:

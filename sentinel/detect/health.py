@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sentinel.errors import ConflictError, NotFoundError, RuleError
 from sentinel.events import format_timestamp
-from sentinel.store.base import Scope, Store
+from sentinel.store.base import DocumentWrite, FieldFilter, Scope, Store
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,35 @@ class HealthRecorder:
                 continue
         log.warning("could not record health of rule %s: kept conflicting", report.rule_id)
         return new
+
+    def record_all(self, runs: Sequence[tuple[RunReport, float, str | None]]) -> None:
+        """Record many runs (report, lag limit, path) with one read and one write of their documents.
+
+        Used after a step of many rules; if the batch meets a conflict (a concurrent writer), each
+        run is recorded on its own with ``record``, which re-reads and retries."""
+        if not runs:
+            return
+        ids = [report.rule_id for report, _, _ in runs]
+        if len(set(ids)) != len(ids):
+            raise ValueError("record_all takes one run per rule")
+        docs = {
+            d.id: d
+            for d in self.store.find_documents(
+                COLLECTION, Scope.everything(), [FieldFilter("rule_id", "in", ids)], limit=len(ids)
+            )
+        }
+        writes = []
+        for report, lag_limit, path in runs:
+            doc = docs.get(report.rule_id)
+            old = RuleHealth.model_validate(doc.body) if doc else RuleHealth(rule_id=report.rule_id, title=report.title)
+            body = _apply(old, report, lag_limit, path).model_dump(mode="json")
+            version = doc.version if doc else None
+            writes.append(DocumentWrite(COLLECTION, report.rule_id, body, expected_version=version))
+        try:
+            self.store.write_documents(writes)
+        except (ConflictError, NotFoundError):
+            for report, lag_limit, path in runs:
+                self.record(report, lag_limit_seconds=lag_limit, path=path)
 
     def record_load_errors(self, errors: list[RuleError], now: datetime) -> None:
         """A rule file that did not load is a health problem too: one document per file and reason."""

@@ -77,10 +77,13 @@ class EventQuery:
     time_field: Literal["@timestamp", "event.ingested"] = "@timestamp"
 
 
+UNCOUNTED = -1  # ``SearchResult.total`` of a search made with ``with_total=False``
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     events: list[Event]
-    total: int  # matching events, regardless of limit
+    total: int  # matching events, regardless of limit; UNCOUNTED when the search was told not to count
     next_after: tuple[int, str] | None = None  # pass back as ``after`` for the next page
 
 
@@ -149,8 +152,13 @@ class Store(ABC):
         limit: int = 100,
         order: Literal["asc", "desc"] = "desc",
         after: tuple[int, str] | None = None,
+        with_total: bool = True,
     ) -> SearchResult:
-        """Events matching the query, ordered by (time, id); ``after`` continues a page."""
+        """Events matching the query, ordered by (time, id); ``after`` continues a page.
+
+        ``with_total=False`` skips counting every match (``total`` is then ``UNCOUNTED``): a reader
+        that pages through a range, such as the detection engine, does not pay for it on every page.
+        """
 
     @abstractmethod
     def count_events(self, query: EventQuery, scope: Scope) -> int: ...

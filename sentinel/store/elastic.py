@@ -23,6 +23,7 @@ from sentinel.config import ElasticsearchSettings
 from sentinel.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from sentinel.events import Event, format_timestamp, from_millis
 from sentinel.store.base import (
+    UNCOUNTED,
     Document,
     DocumentWrite,
     EventQuery,
@@ -180,6 +181,7 @@ class ElasticStore(Store):
         limit: int = 100,
         order: Literal["asc", "desc"] = "desc",
         after: tuple[int, str] | None = None,
+        with_total: bool = True,
     ) -> SearchResult:
         if order not in ("asc", "desc"):
             raise StoreError(f"order must be 'asc' or 'desc', not {order!r}")
@@ -188,7 +190,7 @@ class ElasticStore(Store):
             "query": event_query(query, scope),
             "sort": event_sort(order, query.time_field),
             "size": size,
-            "track_total_hits": True,
+            "track_total_hits": with_total,
         }
         if after is not None:
             body["search_after"] = [int(after[0]), str(after[1])]
@@ -199,7 +201,8 @@ class ElasticStore(Store):
         if hits and len(hits) == size:
             last = hits[-1].get("sort") or [events[-1].timestamp_ms, events[-1].id]
             next_after = (int(last[0]), str(last[1]))
-        return SearchResult(events=events, total=_total(resp), next_after=next_after)
+        total = _total(resp) if with_total else UNCOUNTED
+        return SearchResult(events=events, total=total, next_after=next_after)
 
     def count_events(self, query: EventQuery, scope: Scope) -> int:
         self._refresh_if_written()

@@ -22,6 +22,7 @@ from sentinel.errors import StoreError
 from sentinel.events import Event
 from sentinel.store import sqlite_documents as documents
 from sentinel.store.base import (
+    UNCOUNTED,
     Document,
     DocumentWrite,
     EventQuery,
@@ -35,7 +36,7 @@ from sentinel.store.base import (
     check_collection,
 )
 from sentinel.store.sqlite_connections import Connections
-from sentinel.store.sqlite_query import event_where, field_values, from_millis, millis, time_column
+from sentinel.store.sqlite_query import event_page, event_where, field_values, from_millis, millis, time_column
 from sentinel.store.sqlite_schema import migrate
 from sentinel.store.sqlite_writes import event_rows, insert_event_rows
 
@@ -103,29 +104,20 @@ class SqliteStore(Store):
         limit: int = 100,
         order: Literal["asc", "desc"] = "desc",
         after: tuple[int, str] | None = None,
+        with_total: bool = True,
     ) -> SearchResult:
         if not isinstance(limit, int) or limit < 0:
             raise StoreError(f"limit must be a non-negative integer, not {limit!r}")
         if order not in ("asc", "desc"):
             raise StoreError(f"order must be 'asc' or 'desc', not {order!r}")
         where = event_where(query, scope)
-        tcol = time_column(query)
         count_sql = f"SELECT count(*) FROM events AS e WHERE {where.sql()}"
-        count_params = dict(where.params)
-        if after is not None:
-            at, aid = _check_after(after)
-            op = "<" if order == "desc" else ">"
-            # The first condition is a plain range the time index serves; the second breaks ties by id.
-            t, i = where.bind(at), where.bind(aid)
-            where.add(f"{tcol} {op}= {t} AND ({tcol} {op} {t} OR e.id {op} {i})")
-        direction = order.upper()
-        page_sql = (
-            f"SELECT e.id, e.ts, e.dataset, e.doc, {tcol} FROM events AS e WHERE {where.sql()} "
-            f"ORDER BY {tcol} {direction}, e.id {direction} LIMIT {where.bind(limit + 1)}"
-        )
+        after_pair = _check_after(after) if after is not None else None
+        page_sql, page_params = event_page(query, scope, order, after_pair, limit)
         with self.connections.read("search events") as conn:
-            total = int(conn.execute(count_sql, count_params).fetchone()[0])
-            rows = conn.execute(page_sql, where.params).fetchall() if limit else []
+            # The count reads the whole range: a reader paging through it asks not to pay that per page.
+            total = int(conn.execute(count_sql, where.params).fetchone()[0]) if with_total else UNCOUNTED
+            rows = conn.execute(page_sql, page_params).fetchall() if limit else []
         more = len(rows) > limit
         rows = rows[:limit]
         events = [Event(id=r[0], timestamp=from_millis(r[1]), dataset=r[2], doc=orjson.loads(r[3])) for r in rows]

@@ -150,3 +150,28 @@ def test_first_min_needs_that_many_first_matches_before_the_next() -> None:
     assert _rules_seen(hits, 2, True, first_min=5) == 0
     assert _rules_seen(hits, 2, True, first_min=4) == 2
     assert _rules_seen(list(reversed(hits)), 2, True) == 1
+
+
+@pytest.mark.parametrize(("type_", "first_min"), [("temporal_ordered", 1), ("temporal_ordered", 3), ("temporal", 1)])
+def test_temporal_windows_match_a_scan_of_every_timespan(type_: str, first_min: int) -> None:
+    import random
+
+    from sentinel.detect.correlation import CorrelationDetector
+
+    text = rule_text(type_, rules="[fail, ok]", timespan="10m", condition="{gte: 2}")
+    text = text.replace("sentinel: {suppress: 1h}", f"sentinel: {{suppress: 1h, first_min: {first_min}}}")
+    rules, errors = load_rule_text(text)
+    assert not errors
+    detector = CorrelationDetector(next(r for r in rules if r.kind == "correlation"))
+    rng = random.Random(7)
+    times = sorted(rng.randrange(0, 3 * 3_600_000) for _ in range(400))
+    hits = [Hit(t, f"e{n}", int(rng.random() < 0.05)) for n, t in enumerate(times)]  # mostly the first rule
+    fired = detector._fired_windows(hits, 3_600_000, 0)
+    expected: dict[int, float] = {}
+    for end, h in enumerate(hits):  # the plain definition: scan every timespan
+        window = [x for x in hits[: end + 1] if x.ts_ms > h.ts_ms - 600_000]
+        seen = float(_rules_seen(window, 2, type_ == "temporal_ordered", first_min))
+        if seen >= 2:
+            start = h.ts_ms - h.ts_ms % 3_600_000
+            expected[start] = max(expected.get(start, seen), seen)
+    assert fired == expected and fired

@@ -231,12 +231,12 @@ def test_backtest_stores_nothing(store: SqliteStore) -> None:
     assert store.count_documents("checkpoints", Scope.everything()) == 0
 
 
-def test_scheduler_runs_each_rule_as_its_own_job(store: SqliteStore, tmp_path: Path) -> None:
+def test_scheduler_runs_the_rules_in_one_job(store: SqliteStore, tmp_path: Path) -> None:
     import time
 
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from sentinel.detect.scheduler import JOB_PREFIX, add_detection_jobs, remove_detection_jobs
+    from sentinel.detect.scheduler import JOB_ID, add_detection_jobs, remove_detection_jobs
 
     rules = tmp_path / "rules"
     rules.mkdir()
@@ -244,8 +244,8 @@ def test_scheduler_runs_each_rule_as_its_own_job(store: SqliteStore, tmp_path: P
     engine = engine_for(store, rules)
     scheduler = BackgroundScheduler(timezone=UTC)
     ids = add_detection_jobs(scheduler, engine)
-    assert ids == [JOB_PREFIX + "11111111-2222-4333-8444-555555555555"]
-    job = scheduler.get_job(ids[0])
+    assert ids == [JOB_ID]
+    job = scheduler.get_job(JOB_ID)
     assert job.max_instances == 1 and job.coalesce and job.trigger.interval == timedelta(seconds=2)
     scheduler.start()
     try:
@@ -257,3 +257,40 @@ def test_scheduler_runs_each_rule_as_its_own_job(store: SqliteStore, tmp_path: P
         scheduler.shutdown(wait=True)
     (health,) = HealthRecorder(store).all()
     assert health.status == "ok" and health.runs >= 1
+
+
+def test_the_job_runs_due_rules_together_and_a_broken_one_alone_fails(store: SqliteStore, tmp_path: Path) -> None:
+    from sentinel.detect.scheduler import DetectionJob
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "good.yml").write_text(GOOD_RULE)  # every minute (the default)
+    (rules / "slow.yml").write_text(
+        GOOD_RULE.replace("555555555555", "555555555777").replace(
+            "level: high", "level: high\nsentinel: {interval: 5m}"
+        )
+    )
+    (rules / "runtime.yml").write_text(
+        "type: threshold\nid: runtime-broken\ntitle: x\ndatasets: [system.auth]\n"
+        "where: [{field: 'bad field!', op: eq, value: 1}]\ncondition: {gte: 1}\n"
+    )
+    store.write_events([ev(T0 + timedelta(minutes=1), "root1", event__action="ssh_login", event__outcome="success",
+                           user__name="root")])  # fmt: skip
+    clock = [T0]
+    engine = engine_for(store, rules)
+    job = DetectionJob(engine, clock=lambda: clock[0])
+    assert job.tick == 60
+    ran: list[set[str]] = []
+    for minute in range(11):
+        clock[0] = T0 + timedelta(minutes=minute)
+        ran.append({r.rule_id for r in job()})
+    every = {"11111111-2222-4333-8444-555555555555", "runtime-broken"}
+    slow = "11111111-2222-4333-8444-555555555777"
+    assert ran[0] == ran[5] == ran[10] == every | {slow}
+    assert all(r == every for n, r in enumerate(ran) if n % 5)
+    health = {h.rule_id: h for h in HealthRecorder(store).all()}
+    assert health["runtime-broken"].status == "error" and health["runtime-broken"].runs == 11
+    assert health["11111111-2222-4333-8444-555555555555"].status == "ok"
+    assert health[slow].status == "ok" and health[slow].runs == 3
+    assert len(load_alerts(store, Scope.everything(), ["11111111-2222-4333-8444-555555555555"])) == 1
+    assert len(load_alerts(store, Scope.everything(), [slow])) == 1

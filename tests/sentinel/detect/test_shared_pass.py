@@ -56,9 +56,10 @@ class CountingStore(SqliteStore):
         limit: int = 100,
         order: Literal["asc", "desc"] = "desc",
         after: tuple[int, str] | None = None,
+        with_total: bool = True,
     ) -> SearchResult:
         self.searches += 1
-        return super().search_events(query, scope, limit=limit, order=order, after=after)
+        return super().search_events(query, scope, limit=limit, order=order, after=after, with_total=with_total)
 
 
 def _ev(ts: datetime, n: int, org: str, **fields: Any) -> Event:
@@ -175,5 +176,46 @@ def test_rules_run_together_raise_the_alerts_each_raises_alone(tmp_path: Path) -
     assert len(rules_alerting) >= 4 and len(expected) >= 20
     # the point of it: far fewer reads of the events
     assert together.searches * 3 < alone.searches
+    together.close()
+    alone.close()
+
+
+CLOCK_SKEW = "5ba7cbb4-ab41-4e57-a50f-6faf7ab7b1bd"
+NEW_SUDO_USER = "805d5e77-1249-4780-8d98-309e3205f034"
+
+
+def _typed_events() -> list[Event]:
+    """Hosts with skewed clocks (threshold) and first sudo uses (new value) among ordinary events."""
+    out = _events()
+    n = 10_000
+    for minute in range(0, 5 * 60, 7):
+        ts = T0 + timedelta(minutes=minute)
+        n += 1
+        host = f"db0{minute % 3}"
+        skew = timedelta(minutes=5) if minute % 2 else timedelta(seconds=10)
+        event = _ev(ts, n, "mof", host__hostname=host, event__action="sudo_command", user__name=f"u{minute % 11}")
+        set_field(event.doc, "event.created", (ts - skew).isoformat().replace("+00:00", "Z"))
+        out.append(event)
+    return out
+
+
+def test_threshold_and_new_value_rules_in_the_shared_pass_raise_what_they_raise_alone(tmp_path: Path) -> None:
+    pack, events = _pack(tmp_path), _typed_events()
+    now = T0 + timedelta(hours=5, minutes=30)
+    together, shared_engine = _engine(tmp_path / "together.db", pack, events)
+    reports = shared_engine.catch_up(now)
+    assert not [r.error for r in reports if r.error]
+    alone, solo_engine = _engine(tmp_path / "alone.db", pack, events)
+    for rule_id in solo_engine.rules:
+        for _ in range(100):
+            report = solo_engine.run_rule(rule_id, now)
+            assert report.error is None
+            if report.caught_up:
+                break
+    expected = _alerts(alone)
+    assert _alerts(together) == expected
+    assert {CLOCK_SKEW, NEW_SUDO_USER} <= {a[1] for a in expected}
+    for rule_id in (CLOCK_SKEW, NEW_SUDO_USER):  # their filters run on the shared fetch's documents
+        assert getattr(shared_engine.detectors[rule_id], "accepts", None) is not None
     together.close()
     alone.close()

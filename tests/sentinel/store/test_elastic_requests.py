@@ -21,7 +21,7 @@ import pytest
 from sentinel.config import ElasticsearchSettings
 from sentinel.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from sentinel.events import Event, make_event_id, new_event
-from sentinel.store.base import COLLECTIONS, EventQuery, FieldFilter, Scope
+from sentinel.store.base import COLLECTIONS, UNCOUNTED, EventQuery, FieldFilter, Scope
 from sentinel.store.elastic import ElasticStore
 from sentinel.store.elastic_client import build_client
 from tests.conftest import free_port
@@ -274,6 +274,23 @@ def test_search_after_continues_a_page(fake: FakeElasticsearch, store: ElasticSt
     assert body["sort"] == [{"@timestamp": {"order": "asc"}}, {"event.id": {"order": "asc"}}]
     assert body["query"] == {"bool": {"filter": []}}  # Scope.everything adds no institution filter
     assert result.next_after is None  # a short page is the last one
+
+
+def test_search_without_a_total_does_not_track_hits(fake: FakeElasticsearch, store: ElasticStore) -> None:
+    last = event(4)
+    fake.answer("POST", f"/{EVENTS}/_search", search_answer([event(5), event(6)], total=0))
+    result = store.search_events(
+        EventQuery(), Scope.everything(), limit=2, order="asc", after=(last.timestamp_ms, last.id), with_total=False
+    )
+    assert sent_query(fake) == {
+        "query": {"bool": {"filter": []}},
+        "sort": [{"@timestamp": {"order": "asc"}}, {"event.id": {"order": "asc"}}],
+        "size": 2,
+        "track_total_hits": False,
+        "search_after": [last.timestamp_ms, last.id],
+    }
+    assert result.total == UNCOUNTED
+    assert result.next_after == (event(6).timestamp_ms, event(6).id)
 
 
 def test_search_sorts_on_the_query_time_field(fake: FakeElasticsearch, store: ElasticStore) -> None:

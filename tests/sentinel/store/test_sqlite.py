@@ -10,12 +10,13 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from sentinel.errors import StoreError
 from sentinel.events import Event, new_event
-from sentinel.store.base import EventQuery, FieldFilter, Scope
+from sentinel.store.base import UNCOUNTED, EventQuery, FieldFilter, Scope
 from sentinel.store.sqlite import SqliteStore
 from sentinel.store.sqlite_schema import LATEST
 
@@ -374,3 +375,54 @@ def test_after_must_come_from_a_search(store: SqliteStore) -> None:
     for bad in [("x", "y"), (1,), "1,abc", (True, "x")]:
         with pytest.raises(StoreError, match="after"):
             store.search_events(EventQuery(), ALL, after=bad)  # type: ignore[arg-type]
+
+
+def test_pages_without_a_total_are_the_same_pages(store: SqliteStore) -> None:
+    store.write_events([ev(n, seconds=n // 2) for n in range(25)])  # ties on time, broken by id
+    counted, uncounted = [], []
+    for with_total, pages in ((True, counted), (False, uncounted)):
+        after = None
+        while True:
+            page = store.search_events(EventQuery(), ALL, limit=7, order="asc", after=after, with_total=with_total)
+            pages.append((page.total, [e.id for e in page.events], page.next_after))
+            if page.next_after is None:
+                break
+            after = page.next_after
+    assert [p[1:] for p in counted] == [p[1:] for p in uncounted]
+    assert {p[0] for p in counted} == {25}
+    assert {p[0] for p in uncounted} == {UNCOUNTED}
+    assert [e for p in uncounted for e in p[1]] == [f"ev-{n:06d}" for n in range(25)]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_several_datasets_page_in_time_order_without_sorting_the_range(
+    store: SqliteStore, order: Literal["asc", "desc"]
+) -> None:
+    datasets = ("system.auth", "nginx.access", "system.syslog")
+    store.write_events([ev(n, seconds=n // 3, dataset=datasets[n * 7 % 3]) for n in range(60)])  # ties on time
+    query = EventQuery(start=T0, datasets=("system.syslog", "system.auth", "system.syslog"))
+    ids: list[str] = []
+    after = None
+    while True:
+        page = store.search_events(query, ALL, limit=7, order=order, after=after, with_total=False)
+        ids += [e.id for e in page.events]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    wanted = sorted(
+        ((e.timestamp, e.id) for e in store.search_events(EventQuery(start=T0), ALL, limit=100).events
+         if e.dataset != "nginx.access"),
+        reverse=order == "desc",
+    )  # fmt: skip
+    assert ids == [i for _, i in wanted] and len(ids) == 40
+    statements: list[str] = []
+    conn = store.connections.reader()
+    conn.set_trace_callback(statements.append)
+    try:
+        store.search_events(query, ALL, limit=5, order=order, after=after)
+    finally:
+        conn.set_trace_callback(None)
+    (page_sql,) = [s for s in statements if s.startswith("SELECT e.id")]
+    plan = " | ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + page_sql))
+    assert "MERGE (UNION ALL)" in plan and "events_dataset_ts" in plan, plan
+    assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # no sort of the whole range per page
