@@ -48,6 +48,7 @@ from sentinel.detect.engine import DetectionEngine  # noqa: E402
 from sentinel.detect.health import HealthRecorder  # noqa: E402
 from sentinel.detect.rule_pack import load_configured_pack  # noqa: E402
 from sentinel.events import Event, format_timestamp, make_event_id, to_millis  # noqa: E402
+from sentinel.gc_tuning import tune_for_service  # noqa: E402
 from sentinel.inventory import Inventory  # noqa: E402
 from sentinel.store.base import EventQuery, Scope  # noqa: E402
 from sentinel.store.sqlite import SqliteStore  # noqa: E402
@@ -115,6 +116,7 @@ def engine_run(db: Path, workload: str, data: Path, hours: float) -> dict[str, A
     store = SqliteStore(db)
     reset(store)
     pack = load_configured_pack([data / RULE_FOLDERS[workload]])
+    tune_for_service()  # rules loaded: as ``sentinel serve`` does after start-up
     settings = DetectSettings()
     end = START + timedelta(hours=hours)
     now = end + timedelta(seconds=settings.ingest_delay_seconds + settings.interval_seconds)

@@ -5,7 +5,8 @@ and keeps a batch of thousands alive until the store has it. With CPython's defa
 (700, 10, 10) that triggers a collection every few dozen events, and the older generations,
 which hold every batch still in flight plus everything loaded at start, are traversed again and
 again: measured here, normalising 5,000-event batches cost 42 µs per event with the defaults and
-20 µs with the collector off (``benchmarks/syslog_ingest.py --stages``). Event documents hold no
+20 µs with the collector off (``benchmarks/syslog_ingest.py --stages``); detection decodes pages of
+stored events the same way. Event documents hold no
 reference cycles, so reference counting frees them; the cyclic collector only has to catch the
 rare cycle elsewhere, which a far larger young generation still does.
 """

@@ -13,6 +13,7 @@ from sentinel.cli.context import load_context
 from sentinel.detect.engine import backtest
 from sentinel.detect.rule_pack import pack_from_settings, parse_duration
 from sentinel.errors import SentinelError
+from sentinel.gc_tuning import tune_for_service
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
                 if found is None:
                     raise SentinelError(f"no rule {name!r} (try: sentinel rules list)")
                 wanted.append(found.id)
+        tune_for_service()  # pages of thousands of decoded events: the service's collector settings
         end = datetime.now(UTC)
         alerts, reports, errors = backtest(
             state.store, pack, state.settings.detect, state.inventory, end - timedelta(seconds=seconds), end, wanted

@@ -32,7 +32,6 @@ from sentinel.detect.detectors import (
     RunContext,
     ScanningDetector,
 )
-from sentinel.detect.gc_pause import gc_paused
 from sentinel.detect.matcher import RuleIndex
 from sentinel.detect.sigma_rules import SigmaRule
 from sentinel.events import Event, from_millis
@@ -146,17 +145,15 @@ def _scan(
             active = [r for r in active if r.error is None]
             if not active:
                 break
-            with gc_paused():  # a page's documents are acyclic: reference counting frees them
-                page = store.search_events(
-                    query, Scope.everything(), limit=PAGE_SIZE, order="asc", after=after, with_total=False
-                )
-                if index is not None:
-                    _dispatch(index.match(page.events), routes)
-                for run in active:
-                    if isinstance(run, Scanner):
-                        _feed(run, page.events)
-                after = page.next_after if len(page.events) == PAGE_SIZE else None
-                del page  # freed now, before the collector is back: it need not walk them
+            page = store.search_events(
+                query, Scope.everything(), limit=PAGE_SIZE, order="asc", after=after, with_total=False
+            )
+            if index is not None:
+                _dispatch(index.match(page.events), routes)
+            for run in active:
+                if isinstance(run, Scanner):
+                    _feed(run, page.events)
+            after = page.next_after if len(page.events) == PAGE_SIZE else None
             if after is None:
                 break
 
