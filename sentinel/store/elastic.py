@@ -1,9 +1,11 @@
-"""The Elasticsearch backend: events in a data stream, documents in one index per collection.
+"""The Elasticsearch backend: events in daily indices, documents in one index per collection.
 
-Events go to the data stream ``<prefix>-events`` (ECS template, ILM rollover and deletion) with
-``_bulk`` ``create`` actions whose ``_id`` is the deterministic event id, so a re-sent event is a
-409 that counts as a duplicate. Documents (alerts, incidents, ...) live in ``<prefix>-<collection>``
-as ``{doc_id, institution_id, created, updated, body}``; the version token is
+Events go to ``<prefix>-events-YYYY.MM.DD``, the UTC day of their ``@timestamp`` (ECS template,
+ILM deletion), with ``_bulk`` ``create`` actions whose ``_id`` is the deterministic event id. The
+index is a function of the event, so a re-sent event always lands where its first copy is and is
+a 409 that counts as a duplicate; reads address ``<prefix>-events-*``. Documents (alerts,
+incidents, ...) live in ``<prefix>-<collection>`` as ``{doc_id, institution_id, created, updated,
+body}``; the version token is
 ``"<seq_no>:<primary_term>"`` and a replace presents it as ``if_seq_no``/``if_primary_term``.
 """
 
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 _PREFIX_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,100}$")
 # Elasticsearch refuses ``from + size`` above ``index.max_result_window`` (10,000 by default).
 MAX_PAGE = 10_000
+_DAY_MS = 86_400_000
 # Exact counts up to this many distinct values; above, HyperLogLog++ approximates (the contract allows it).
 CARDINALITY_PRECISION = 40_000
 
@@ -142,14 +145,18 @@ class ElasticStore(Store):
         """NDJSON bodies of at most ``bulk_max_events`` events / about ``bulk_max_bytes`` each."""
         ids: list[str] = []
         body = bytearray()
-        index = self.names.events
+        index_of_day: dict[int, str] = {}  # a batch spans a day or two
         for event in events:
             try:
                 source = orjson.dumps(event.doc)
             except TypeError as exc:  # orjson.JSONEncodeError: a value JSON cannot hold
                 failed.append((event.id, f"not serialisable as JSON: {exc}"))
                 continue
-            # Data streams accept only ``create``; the id makes a re-send a 409 (duplicate).
+            day = event.timestamp_ms // _DAY_MS
+            index = index_of_day.get(day)
+            if index is None:
+                index = index_of_day[day] = self.names.event_index(from_millis(day * _DAY_MS).date())
+            # ``create``: the id makes a re-send a 409 (duplicate) instead of an overwrite.
             body += orjson.dumps({"create": {"_index": index, "_id": event.id}})
             body += b"\n"
             body += source
@@ -164,13 +171,15 @@ class ElasticStore(Store):
     def _refresh_if_written(self) -> None:
         if self._events_dirty.is_set():
             self._events_dirty.clear()  # before the refresh: a write during it sets it again
-            with self._errors("refreshing the events data stream"):
-                self.client.indices.refresh(index=self.names.events, ignore_unavailable=True)
+            with self._errors("refreshing the events indices"):
+                self.client.indices.refresh(index=self.names.events_pattern, ignore_unavailable=True)
 
     def _search_events(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         self._refresh_if_written()
         with self._errors(action):
-            resp: dict[str, Any] = self.client.search(index=self.names.events, body=body, ignore_unavailable=True).body
+            resp: dict[str, Any] = self.client.search(
+                index=self.names.events_pattern, body=body, ignore_unavailable=True
+            ).body
         return resp
 
     def search_events(
@@ -208,7 +217,7 @@ class ElasticStore(Store):
         self._refresh_if_written()
         with self._errors("counting events"):
             resp = self.client.count(
-                index=self.names.events, body={"query": event_query(query, scope)}, ignore_unavailable=True
+                index=self.names.events_pattern, body={"query": event_query(query, scope)}, ignore_unavailable=True
             ).body
         return int(resp.get("count", 0))
 
@@ -255,12 +264,12 @@ class ElasticStore(Store):
         return int(result.get("value") or 0)
 
     def delete_events_before(self, cutoff: datetime) -> int:
-        # ILM deletes whole backing indices after the retention; this is the explicit command,
+        # ILM deletes whole daily indices after the retention; this is the explicit command,
         # precise to the millisecond. ``conflicts=proceed``: a concurrent write must not abort it.
         body = {"query": {"range": {"@timestamp": {"lt": format_timestamp(cutoff)}}}}
         with self._errors("deleting old events"):
             resp = self.client.delete_by_query(
-                index=self.names.events,
+                index=self.names.events_pattern,
                 body=body,
                 conflicts="proceed",
                 refresh=True,

@@ -1,4 +1,4 @@
-"""The Elasticsearch schema: ILM policy, events data stream templates, document indices.
+"""The Elasticsearch schema: ILM policy, the daily events indices' templates, document indices.
 
 The JSON bodies ship as package data (``es_templates/``) so an operator can read exactly what is
 installed; this module only fills in the names (which depend on the index prefix) and retention.
@@ -10,6 +10,7 @@ import copy
 import json
 import logging
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -45,8 +46,22 @@ class Names:
 
     @property
     def events(self) -> str:
-        """The events data stream, also the ILM policy name."""
+        """The name of the events' ILM policy and index template; the indices are ``<events>-YYYY.MM.DD``."""
         return f"{self.prefix}-events"
+
+    @property
+    def events_pattern(self) -> str:
+        """Every daily events index: what reads, counts and deletions address."""
+        return f"{self.prefix}-events-*"
+
+    def event_index(self, day: date) -> str:
+        """The index holding the events whose ``@timestamp`` falls on ``day`` (UTC).
+
+        The index follows from the event itself, so a re-sent event always meets its first copy
+        and ``create`` refuses it, however long after. A data stream writes to whichever backing
+        index is current, so a re-send after a rollover would be stored twice.
+        """
+        return f"{self.prefix}-events-{day.year:04d}.{day.month:02d}.{day.day:02d}"
 
     @property
     def events_mappings(self) -> str:
@@ -62,7 +77,9 @@ class Names:
 
 def ilm_policy(retention_days: int) -> dict[str, Any]:
     policy = template("ilm_policy.json")
-    policy["phases"]["delete"]["min_age"] = f"{retention_days}d"
+    # An index's age counts from the start of its day, and it holds events up to that day's end:
+    # one day more keeps every event at least the retention (the retention job cuts to the millisecond).
+    policy["phases"]["delete"]["min_age"] = f"{retention_days + 1}d"
     return policy
 
 
@@ -74,11 +91,13 @@ def events_settings_template(names: Names) -> dict[str, Any]:
 
 def events_index_template(names: Names) -> dict[str, Any]:
     return {
-        "index_patterns": [f"{names.events}*"],
-        "data_stream": {},
+        "index_patterns": [names.events_pattern],
         "composed_of": [names.events_mappings, names.events_settings],
         "priority": TEMPLATE_PRIORITY,
-        "_meta": {"description": "Sentinel events (ECS) data stream", "managed_by": "sentinel"},
+        "_meta": {
+            "description": "Sentinel events (ECS), one index per UTC day of @timestamp",
+            "managed_by": "sentinel",
+        },
     }
 
 
@@ -92,14 +111,14 @@ def install(client: elasticsearch.Elasticsearch, names: Names, retention_days: i
     client.ilm.put_lifecycle(name=names.events, body={"policy": ilm_policy(retention_days)})
     client.cluster.put_component_template(name=names.events_mappings, body=template("events_mappings.json"))
     client.cluster.put_component_template(name=names.events_settings, body=events_settings_template(names))
+    # Daily indices are created by their first write; reads address the pattern, which matches
+    # nothing until then (and Elasticsearch answers an empty result for that).
     client.indices.put_index_template(name=names.events, body=events_index_template(names))
-    # Created now rather than on the first write, so reads before any event find an empty stream.
-    _create_ignoring_exists(lambda: client.indices.create_data_stream(name=names.events))
     body = documents_index()
     for collection in sorted(COLLECTIONS):
         index = names.collection(collection)
         _create_ignoring_exists(lambda index=index: client.indices.create(index=index, body=body))
-    log.info("Elasticsearch schema ready: data stream %s and %d collections", names.events, len(COLLECTIONS))
+    log.info("Elasticsearch schema ready: events in %s and %d collections", names.events_pattern, len(COLLECTIONS))
 
 
 def _create_ignoring_exists(create: Any) -> None:

@@ -28,7 +28,8 @@ from tests.conftest import free_port
 from tests.support.es_recorder import FakeElasticsearch
 
 PREFIX = "sen"
-EVENTS = f"{PREFIX}-events"
+EVENTS = f"{PREFIX}-events"  # the ILM policy and index template
+EVENT_INDICES = f"{EVENTS}-*"  # what reads address
 T0 = datetime(2024, 6, 1, 10, 0, 0, tzinfo=UTC)
 ORG_A = Scope.institution("moh")
 
@@ -64,7 +65,7 @@ def event(n: int, org: str = "moh", message: str = "Failed password for root") -
 
 
 def hit(ev: Event) -> dict[str, Any]:
-    return {"_index": f".ds-{EVENTS}-x", "_id": ev.id, "_source": ev.doc, "sort": [ev.timestamp_ms, ev.id]}
+    return {"_index": f"{EVENTS}-2024.06.01", "_id": ev.id, "_source": ev.doc, "sort": [ev.timestamp_ms, ev.id]}
 
 
 def search_answer(events: list[Event], total: int) -> dict[str, Any]:
@@ -79,15 +80,17 @@ def sent_query(fake: FakeElasticsearch, suffix: str = "/_search") -> dict[str, A
 # setup ----------------------------------------------------------------------------------
 
 
-def test_setup_installs_ilm_templates_data_stream_and_collection_indices(fake: FakeElasticsearch) -> None:
+def test_setup_installs_ilm_templates_and_collection_indices(fake: FakeElasticsearch) -> None:
     with ElasticStore.from_settings(ElasticsearchSettings(url=fake.url, index_prefix=PREFIX), retention_days=30) as s:
         s.setup()
     policy = fake.last("PUT", f"/_ilm/policy/{EVENTS}").json()["policy"]
-    assert policy["phases"]["hot"]["actions"]["rollover"] == {"max_age": "1d", "max_primary_shard_size": "50gb"}
-    assert policy["phases"]["delete"] == {"min_age": "30d", "actions": {"delete": {}}}
+    assert "rollover" not in policy["phases"]["hot"]["actions"]  # one index per day, by the events' own time
+    # Age counts from the start of the index's day (parsed from its name); a day more keeps its last events 30 days.
+    assert policy["phases"]["delete"] == {"min_age": "31d", "actions": {"delete": {}}}
 
     settings = fake.last("PUT", f"/_component_template/{EVENTS}-settings").json()["template"]["settings"]
     assert settings["index.lifecycle.name"] == EVENTS
+    assert settings["index.lifecycle.parse_origination_date"] is True
     assert settings["index.mapping.ignore_malformed"] is True
 
     mappings = fake.last("PUT", f"/_component_template/{EVENTS}-mappings").json()["template"]["mappings"]
@@ -108,11 +111,13 @@ def test_setup_installs_ilm_templates_data_stream_and_collection_indices(fake: F
     ]
 
     template = fake.last("PUT", f"/_index_template/{EVENTS}").json()
-    assert template["index_patterns"] == [f"{EVENTS}*"]
-    assert template["data_stream"] == {}
+    assert template["index_patterns"] == [EVENT_INDICES]
+    assert "data_stream" not in template  # a data stream's write index moves on rollover: see the bulk tests
     assert template["composed_of"] == [f"{EVENTS}-mappings", f"{EVENTS}-settings"]
     assert template["priority"] > 100  # above the built-in logs-*-* templates
-    assert fake.matching("PUT", f"/_data_stream/{EVENTS}")
+    assert not fake.matching("PUT", f"/_data_stream/{EVENTS}")
+    # The pattern must not take in a collection's index.
+    assert not any(f"{PREFIX}-{c}".startswith(EVENT_INDICES.rstrip("*")) for c in COLLECTIONS)
 
     for collection in COLLECTIONS:
         body = fake.last("PUT", f"/{PREFIX}-{collection}").json()
@@ -120,15 +125,13 @@ def test_setup_installs_ilm_templates_data_stream_and_collection_indices(fake: F
         assert doc_props["institution_id"] == {"type": "keyword"}
         assert doc_props["body"] == {"type": "object", "dynamic": True}
         assert body["mappings"]["dynamic"] == "strict"
-    # ILM first (the template names it), the data stream only after its template exists.
+    # ILM first (the template names it).
     order = [r.path for r in fake.requests if r.method == "PUT"]
     assert order.index(f"/_ilm/policy/{EVENTS}") < order.index(f"/_index_template/{EVENTS}")
-    assert order.index(f"/_index_template/{EVENTS}") < order.index(f"/_data_stream/{EVENTS}")
 
 
-def test_setup_twice_tolerates_existing_stream_and_indices(fake: FakeElasticsearch, store: ElasticStore) -> None:
+def test_setup_twice_tolerates_existing_indices(fake: FakeElasticsearch, store: ElasticStore) -> None:
     store.setup()  # the fixture already ran it once: every creation now answers 400 "already exists"
-    assert fake.matching("PUT", f"/_data_stream/{EVENTS}")
     assert fake.matching("PUT", f"/{PREFIX}-alerts")
 
 
@@ -161,9 +164,9 @@ def test_bulk_body_is_create_actions_with_event_ids(fake: FakeElasticsearch, sto
     req = fake.last("PUT", "/_bulk")
     lines = req.ndjson()
     assert lines == [
-        {"create": {"_index": EVENTS, "_id": events[0].id}},
+        {"create": {"_index": f"{EVENTS}-2024.06.01", "_id": events[0].id}},
         events[0].doc,
-        {"create": {"_index": EVENTS, "_id": events[1].id}},
+        {"create": {"_index": f"{EVENTS}-2024.06.01", "_id": events[1].id}},
         events[1].doc,
     ]
     assert req.body.endswith(b"\n")  # the bulk API requires the final newline
@@ -176,6 +179,35 @@ def test_resent_events_are_duplicates_not_errors(fake: FakeElasticsearch, store:
     store.write_events(events)
     again = store.write_events([*events, event(3)])
     assert (again.created, again.duplicates, again.failed) == (1, 2, [])
+
+
+def test_each_event_goes_to_the_index_of_its_utc_day(fake: FakeElasticsearch, store: ElasticStore) -> None:
+    late = T0.replace(hour=23, minute=59, second=59, microsecond=999_000)
+    evs = [
+        new_event(event_id=make_event_id("test", f"day {n}"), timestamp=ts, dataset="sshd.auth", fields={})
+        for n, ts in enumerate((late, late + timedelta(milliseconds=1), datetime(2023, 12, 31, 22, 30, tzinfo=UTC)))
+    ]
+    store.write_events(evs)
+    actions = [line["create"]["_index"] for line in fake.last("PUT", "/_bulk").ndjson()[::2]]
+    assert actions == [f"{EVENTS}-2024.06.01", f"{EVENTS}-2024.06.02", f"{EVENTS}-2023.12.31"]
+
+
+def test_a_resend_days_later_meets_its_first_copy(fake: FakeElasticsearch, store: ElasticStore) -> None:
+    # A data stream would write the re-send to its current backing index, beside rather than onto
+    # the first copy. The daily index follows from the event, so the re-send is a 409 however late.
+    first = event(1)
+    store.write_events([first])
+    later = new_event(
+        event_id=make_event_id("test", "three days on"),
+        timestamp=T0 + timedelta(days=3),
+        dataset="sshd.auth",
+        fields={},
+    )
+    result = store.write_events([later, first])
+    assert (result.created, result.duplicates) == (1, 1)
+    sent = fake.last("PUT", "/_bulk").ndjson()
+    assert sent[2] == {"create": {"_index": f"{EVENTS}-2024.06.01", "_id": first.id}}
+    assert sent[0]["create"]["_index"] == f"{EVENTS}-2024.06.04"
 
 
 def test_refused_items_are_failed_with_the_reason(fake: FakeElasticsearch, store: ElasticStore) -> None:
@@ -229,7 +261,7 @@ def test_empty_write_sends_nothing(fake: FakeElasticsearch, store: ElasticStore)
 
 def test_search_query_sort_and_result(fake: FakeElasticsearch, store: ElasticStore) -> None:
     evs = [event(2), event(1)]
-    fake.answer("POST", f"/{EVENTS}/_search", search_answer(evs, total=5))
+    fake.answer("POST", f"/{EVENT_INDICES}/_search", search_answer(evs, total=5))
     query = EventQuery(start=T0, end=T0 + timedelta(hours=1), datasets=("sshd.auth", "pam"), text='root "AND" *')
     result = store.search_events(query, ORG_A, limit=2)
 
@@ -265,7 +297,7 @@ def test_search_query_sort_and_result(fake: FakeElasticsearch, store: ElasticSto
 
 def test_search_after_continues_a_page(fake: FakeElasticsearch, store: ElasticStore) -> None:
     last = event(4)
-    fake.answer("POST", f"/{EVENTS}/_search", search_answer([event(5)], total=3))
+    fake.answer("POST", f"/{EVENT_INDICES}/_search", search_answer([event(5)], total=3))
     result = store.search_events(
         EventQuery(), Scope.everything(), limit=10, order="asc", after=(last.timestamp_ms, last.id)
     )
@@ -278,7 +310,7 @@ def test_search_after_continues_a_page(fake: FakeElasticsearch, store: ElasticSt
 
 def test_search_without_a_total_does_not_track_hits(fake: FakeElasticsearch, store: ElasticStore) -> None:
     last = event(4)
-    fake.answer("POST", f"/{EVENTS}/_search", search_answer([event(5), event(6)], total=0))
+    fake.answer("POST", f"/{EVENT_INDICES}/_search", search_answer([event(5), event(6)], total=0))
     result = store.search_events(
         EventQuery(), Scope.everything(), limit=2, order="asc", after=(last.timestamp_ms, last.id), with_total=False
     )
@@ -400,7 +432,7 @@ def test_terms_request_and_buckets(fake: FakeElasticsearch, store: ElasticStore)
     answer = {
         "aggregations": {"result": {"buckets": [{"key": "root", "doc_count": 9}, {"key": "admin", "doc_count": 4}]}}
     }
-    fake.answer("POST", f"/{EVENTS}/_search", answer)
+    fake.answer("POST", f"/{EVENT_INDICES}/_search", answer)
     buckets = store.terms(EventQuery(), ORG_A, "message", size=5)
     body = sent_query(fake)
     assert body["size"] == 0
@@ -413,7 +445,7 @@ def test_terms_request_and_buckets(fake: FakeElasticsearch, store: ElasticStore)
 def test_date_histogram_request_and_buckets(fake: FakeElasticsearch, store: ElasticStore) -> None:
     key = int(T0.timestamp() * 1000)
     answer = {"aggregations": {"result": {"buckets": [{"key": key, "key_as_string": "x", "doc_count": 3}]}}}
-    fake.answer("POST", f"/{EVENTS}/_search", answer)
+    fake.answer("POST", f"/{EVENT_INDICES}/_search", answer)
     buckets = store.date_histogram(EventQuery(time_field="event.ingested"), ORG_A, 300)
     assert sent_query(fake)["aggs"] == {
         "result": {"date_histogram": {"field": "event.ingested", "fixed_interval": "300s", "min_doc_count": 1}}
@@ -424,7 +456,7 @@ def test_date_histogram_request_and_buckets(fake: FakeElasticsearch, store: Elas
 
 
 def test_cardinality_request(fake: FakeElasticsearch, store: ElasticStore) -> None:
-    fake.answer("POST", f"/{EVENTS}/_search", {"aggregations": {"result": {"value": 42}}})
+    fake.answer("POST", f"/{EVENT_INDICES}/_search", {"aggregations": {"result": {"value": 42}}})
     assert store.cardinality(EventQuery(), ORG_A, "source.ip") == 42
     assert sent_query(fake)["aggs"] == {"result": {"cardinality": {"field": "source.ip", "precision_threshold": 40000}}}
 
@@ -433,16 +465,16 @@ def test_read_after_write_refreshes_once(fake: FakeElasticsearch, store: Elastic
     store.write_events([event(1)])
     store.count_events(EventQuery(), ORG_A)
     store.count_events(EventQuery(), ORG_A)
-    refreshes = fake.matching("POST", f"/{EVENTS}/_refresh")
+    refreshes = fake.matching("POST", f"/{EVENT_INDICES}/_refresh")
     assert len(refreshes) == 1
     paths = [r.path for r in fake.requests]
-    assert paths.index(f"/{EVENTS}/_refresh") < paths.index(f"/{EVENTS}/_count")
+    assert paths.index(f"/{EVENT_INDICES}/_refresh") < paths.index(f"/{EVENT_INDICES}/_count")
 
 
 def test_delete_events_before(fake: FakeElasticsearch, store: ElasticStore) -> None:
-    fake.answer("POST", f"/{EVENTS}/_delete_by_query", {"deleted": 7, "failures": []})
+    fake.answer("POST", f"/{EVENT_INDICES}/_delete_by_query", {"deleted": 7, "failures": []})
     assert store.delete_events_before(T0) == 7
-    req = fake.last("POST", f"/{EVENTS}/_delete_by_query")
+    req = fake.last("POST", f"/{EVENT_INDICES}/_delete_by_query")
     assert req.json() == {"query": {"range": {"@timestamp": {"lt": "2024-06-01T10:00:00.000Z"}}}}
     assert req.query["conflicts"] == "proceed"
     assert req.query["refresh"] == "true"
@@ -626,4 +658,5 @@ def test_registered_backend_builds_from_settings(fake: FakeElasticsearch, tmp_pa
         s.setup()
     finally:
         s.close()
-    assert fake.last("PUT", "/_ilm/policy/reg-events").json()["policy"]["phases"]["delete"]["min_age"] == "14d"
+    # 14 days of retention: a daily index goes one day after its last events turn 14 days old
+    assert fake.last("PUT", "/_ilm/policy/reg-events").json()["policy"]["phases"]["delete"]["min_age"] == "15d"
