@@ -61,6 +61,10 @@ def _global_options(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # APScheduler logs two INFO lines per job run (the outbox runs every few seconds): noise
+        # that buries Sentinel's own messages. Its warnings (missed runs) and errors still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     ctx.obj = CliState(config_path=config)
 
 

@@ -127,3 +127,7 @@ def test_logger_line_becomes_searchable_and_service_stops_cleanly(
     assert event["organization"]["id"] == "local"  # type: ignore[index]  # sender 127.0.0.1 is the loopback institution
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    log = (config.parent / "serve.log").read_text()
+    assert "Sentinel is running" in log
+    # The scheduler's per-run INFO lines (jobs run at start and every few seconds) stay out of the log.
+    assert " INFO apscheduler" not in log
