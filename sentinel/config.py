@@ -72,7 +72,8 @@ class Listeners(Strict):
 
 class SpoolSettings(Strict):
     # "batch" flushes every batch to the OS and fsyncs on an interval: a killed process loses
-    # nothing; "always" also survives power loss at a throughput cost.
+    # nothing; "always" also survives power loss at a throughput cost (and makes the SQLite
+    # store sync every commit, since the spool forgets what the store has committed).
     fsync: Literal["always", "batch", "never"] = "batch"
     fsync_interval_seconds: float = Field(default=1.0, gt=0)
     segment_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)

@@ -12,7 +12,8 @@ from sentinel.store.base import Document, EventQuery, FieldFilter, Scope, Search
 def _sqlite(settings: Settings) -> Store:
     from sentinel.store.sqlite import SqliteStore
 
-    return SqliteStore(settings.resolved_data_dir() / "sentinel.db")
+    # A spool that survives power loss needs a store whose commits do too (see sqlite_connections).
+    return SqliteStore(settings.resolved_data_dir() / "sentinel.db", sync_commits=settings.spool.fsync == "always")
 
 
 def _elasticsearch(settings: Settings) -> Store:

@@ -48,10 +48,12 @@ _SKIP_TYPES = "('object', 'array', 'null')"  # values an aggregation does not co
 class SqliteStore(Store):
     name = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0, retention_chunk: int = 5000) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 10.0, retention_chunk: int = 5000, sync_commits: bool = False
+    ) -> None:
         self.path = Path(path)
         self.retention_chunk = retention_chunk
-        self.connections = Connections(self.path, busy_timeout=busy_timeout)
+        self.connections = Connections(self.path, busy_timeout=busy_timeout, sync_commits=sync_commits)
 
     # lifecycle -------------------------------------------------------------------------
     def setup(self) -> None:

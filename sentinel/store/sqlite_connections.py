@@ -24,9 +24,10 @@ PAGE_SIZE = 16384
 
 
 class Connections:
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = 10.0, sync_commits: bool = False) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
+        self.sync_commits = sync_commits
         self._write_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
         self._local = threading.local()
@@ -74,8 +75,10 @@ class Connections:
                 conn.execute("PRAGMA wal_autocheckpoint = 10000")
                 conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL back to 64 MB
             # In WAL mode NORMAL loses no committed transaction on a process crash; only a power
-            # loss may lose the last commits, and the file stays consistent.
-            conn.execute("PRAGMA synchronous = NORMAL")
+            # loss may lose the last commits, and the file stays consistent. FULL syncs the WAL at
+            # every commit, for deployments whose spool survives power loss (``spool.fsync: always``):
+            # the spool moves its checkpoint once the store has committed, so the commit must last too.
+            conn.execute("PRAGMA synchronous = FULL" if self.sync_commits else "PRAGMA synchronous = NORMAL")
         except BaseException:
             conn.close()
             raise

@@ -75,6 +75,25 @@ def test_wal_and_pragmas(store: SqliteStore) -> None:
     assert reader is not writer
 
 
+@pytest.mark.parametrize(("spool_fsync", "synchronous"), [("batch", 1), ("never", 1), ("always", 2)])
+def test_commits_are_synced_when_the_spool_survives_power_loss(
+    tmp_path: Path, spool_fsync: str, synchronous: int
+) -> None:
+    # The spool moves its checkpoint once the store has committed: with ``fsync: always`` that
+    # commit must survive a power loss too, so the store syncs every commit (FULL = 2).
+    from sentinel.config import Settings
+    from sentinel.store import open_store
+
+    settings = Settings.model_validate({"data_dir": str(tmp_path), "spool": {"fsync": spool_fsync}})
+    store = open_store(settings)
+    assert isinstance(store, SqliteStore)
+    try:
+        store.setup()
+        assert store.connections.writer().execute("PRAGMA synchronous").fetchone()[0] == synchronous
+    finally:
+        store.close()
+
+
 def test_setup_is_idempotent_and_versioned(store: SqliteStore) -> None:
     store.setup()
     store.setup()
