@@ -22,6 +22,7 @@ from sigma.conditions import (
 from sigma.exceptions import SigmaError
 from sigma.types import SigmaExpansion, SigmaString, SigmaType, SpecialChars
 
+from sentinel.detect.ecs_pipeline import KEYWORD_FIELDS
 from sentinel.detect.sigma_rules import SigmaRule
 
 Literals = dict[str, set[str]]  # field → texts, at least one of which must occur
@@ -177,7 +178,7 @@ class KeyIndex:
         return found
 
 
-def _trie_regex(texts: Iterable[str]) -> str:
+def trie_regex(texts: Iterable[str]) -> str:
     """An alternation of literal texts factored on common prefixes (``ab(?:c|d)``), which Python's
     backtracking engine tries far faster than a flat list of hundreds of alternatives."""
     trie: dict[str, Any] = {}
@@ -200,22 +201,67 @@ def _trie_regex(texts: Iterable[str]) -> str:
     return build(trie)
 
 
+# Characters common in log text, most common first: poor places for a search to start.
+_COMMON = " etaoinsrhldcumfpgwybvkxjqz0123456789.:-_/[]=,()'\""
+_RANK = {c: i for i, c in enumerate(_COMMON)}
+
+
+def _anchored(text: str) -> str:
+    """The tail of ``text`` (at least ``MIN_LENGTH`` long) that starts at its rarest character.
+
+    Python's regex search skips the positions where no alternative can start; texts that start
+    with rare characters leave it fewer places to try. A piece of a necessary text is itself
+    necessary, so a gate of tails opens whenever one of whole texts would (a little more often).
+    """
+    if len(text) <= MIN_LENGTH:
+        return text
+    start = min(range(len(text) - MIN_LENGTH + 1), key=lambda i: (-_RANK.get(text[i], len(_COMMON)), i))
+    return text[start:]
+
+
 class Gate:
-    """One search per field over the union of many rules' necessary literals."""
+    """One search per field over the union of many rules' necessary literals.
+
+    Fields with the same texts share one search, and so do ``message`` and ``event.original``
+    (keyword rules look in both) with the union of their texts: a search that also finds the
+    other field's texts can only open the gate more often, never shut it wrongly. A value that
+    occurs inside another value of the same search is not searched itself: any text it holds
+    occurs in the longer one too. A syslog message is the tail of its original line, so such an
+    event costs one search, not two.
+    """
 
     __slots__ = ("tests",)
 
-    def __init__(self, literal_sets: Iterable[Literals]) -> None:
+    def __init__(self, literal_sets: Iterable[Literals], *, anchored: bool = False) -> None:
+        """``anchored``: search for the texts' rare tails (``_anchored``), for a gate before other gates."""
         merged: Literals = {}
         for s in literal_sets:
             for field, texts in s.items():
-                merged.setdefault(field, set()).update(texts)
-        self.tests = tuple((field, re.compile(_trie_regex(texts), re.DOTALL).search) for field, texts in merged.items())
+                merged.setdefault(field, set()).update(map(_anchored, texts) if anchored else texts)
+        keyword = set().union(*(texts for field, texts in merged.items() if field in KEYWORD_FIELDS))
+        by_texts: dict[frozenset[str], list[str]] = {}
+        for field, texts in merged.items():
+            by_texts.setdefault(frozenset(keyword if field in KEYWORD_FIELDS else texts), []).append(field)
+        self.tests = tuple(
+            (tuple(fields), re.compile(trie_regex(texts), re.DOTALL).search) for texts, fields in by_texts.items()
+        )
 
     def open(self, values: Mapping[str, tuple[str, ...]]) -> bool:
         """True when some literal occurs, so the gated rules must be tried."""
-        for field, search in self.tests:
-            for v in values[field]:
+        for fields, search in self.tests:
+            if len(fields) == 1:
+                for v in values[fields[0]]:
+                    if search(v) is not None:
+                        return True
+                continue
+            texts = [v for field in fields for v in values[field]]
+            if len(texts) == 2:
+                a, b = texts
+                if a in b:
+                    texts = [b]
+                elif b in a:
+                    texts = [a]
+            for v in texts:
                 if search(v) is not None:
                     return True
         return False

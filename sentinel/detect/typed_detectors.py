@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.detect.detectors import Evaluation, Group, Grouper, RunContext, align, candidate, fetch, key_value
-from sentinel.detect.event_filters import DocPredicate, compile_filters
+from sentinel.detect.event_filters import DocPredicate, compile_filters, field_reader
 from sentinel.detect.rule_pack import PackRule
-from sentinel.detect.rule_types import NewValueRule, SilenceRule, ThresholdRule, read_field
+from sentinel.detect.rule_types import NewValueRule, SilenceRule, ThresholdRule
 from sentinel.events import Event, format_timestamp, from_millis, parse_timestamp, to_millis
 from sentinel.store.base import EventQuery, FieldFilter, Scope
 
@@ -56,12 +56,14 @@ class _ThresholdPass:
         self.metric_field = spec.metric.field
         self.numeric = spec.metric.op in ("sum", "min", "max", "avg")
         self.distinct = spec.metric.op == "cardinality"
+        self.key_readers = tuple(field_reader(f) for f in spec.group_by)
+        self.metric_reader = field_reader(self.metric_field) if self.metric_field else None
 
     def add(self, event: Event) -> None:
-        spec, metric_field = self.spec, self.metric_field
-        key = tuple(key_value(read_field(event.doc, f)) for f in spec.group_by)
-        value = read_field(event.doc, metric_field) if metric_field else None
-        if metric_field and value is None:
+        doc, metric_reader = event.doc, self.metric_reader
+        key = tuple([key_value(read(doc)) for read in self.key_readers])
+        value = metric_reader(doc) if metric_reader is not None else None
+        if metric_reader is not None and value is None:
             return
         self.matches += 1
         org = event.organization_id
@@ -161,12 +163,14 @@ class _NewValuePass:
         self.ctx = ctx
         self.spec = detector.spec
         self.first: dict[tuple[str | None, tuple[Any, ...], Any], tuple[int, str, int]] = {}
+        self.value_reader = field_reader(self.spec.field)
+        self.key_readers = tuple(field_reader(f) for f in self.spec.key)
 
     def add(self, event: Event) -> None:
-        spec, first = self.spec, self.first
-        raw = read_field(event.doc, spec.field)
+        first, doc = self.first, event.doc
+        raw = self.value_reader(doc)
         values = raw if isinstance(raw, list) else [raw]
-        key = tuple(key_value(read_field(event.doc, f)) for f in spec.key)
+        key = tuple([key_value(read(doc)) for read in self.key_readers])
         for value in values:
             if value is None or isinstance(value, dict):
                 continue

@@ -120,3 +120,19 @@ def test_filters_are_a_conjunction(store: SqliteStore) -> None:
 def test_what_must_stay_in_the_store_does_not_compile(flt: FieldFilter) -> None:
     assert compile_filters([flt]) is None
     assert compile_filters([FieldFilter("user.name", "eq", "root"), flt]) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["user.name", "user", "n", "tags", "obj.k", "user.name.x", "missing.field", "derived.clock_skew_seconds"]
+)
+def test_field_reader_reads_what_read_field_reads(name: str) -> None:
+    from collections import OrderedDict
+
+    from sentinel.detect.event_filters import field_reader
+    from sentinel.detect.rule_types import read_field
+
+    docs = [*DOCS, {"@timestamp": "2024-05-01T00:00:10Z", "event": {"created": "2024-05-01T00:00:00Z"}}]
+    docs.append({"user": OrderedDict(name="mapping, not dict")})  # any Mapping, as read_field allows
+    read = field_reader(name)
+    for doc in docs:
+        assert read(doc) == read_field(doc, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sentinel.detect.prefilter import Gate, _trie_regex, necessary_literals
+from sentinel.detect.prefilter import Gate, necessary_literals, trie_regex
 from sentinel.detect.sigma_rules import SigmaRule, load_sigma_text
 
 HEADER = """
@@ -49,9 +49,9 @@ def test_wildcard_value_keeps_its_longest_piece() -> None:
     assert necessary_literals(rule) == {"winlog.event_data.CommandLine": {" user "}}
 
 
-def test_trie_regex_finds_any_text_and_nothing_else() -> None:
+def testtrie_regex_finds_any_text_and_nothing_else() -> None:
     texts = ["abc", "abd", "ab", "xyz", "a.c", "q*"]
-    search = re.compile(_trie_regex(texts)).search
+    search = re.compile(trie_regex(texts)).search
     for text in texts:
         assert search(f"--{text}--")
     assert search("a") is None and search("xy z") is None and search("axc") is None and search("q") is None
@@ -110,3 +110,28 @@ def test_key_index_finds_rules_by_whole_value_and_last_path_component() -> None:
     assert index.lookup({"image": ("cmd.exe",), "name": ("cmd.exe",)}) == {2}  # no separator: no suffix
     assert index.lookup({"image": ("c:\\x\\cmd.exe\\y",), "name": ()}) == set()
     assert index.lookup({"image": ("/bin/xbash", "c:\\cmd.exe"), "name": ()}) == {0, 2}  # any list element
+
+
+def test_message_and_original_share_one_search_that_finds_either_fields_texts() -> None:
+    gate = Gate([{"message": {"session opened"}}, {"event.original": {"sshd[", "session opened"}}])
+    assert len(gate.tests) == 1  # one search over both fields, with the union of their texts
+    line = "dec 10 labsz sshd[24200]: session opened for user root"
+    # the message is the tail of the original line: either field's texts are found in the line
+    assert gate.open({"message": ("session opened for user root",), "event.original": (line,)})
+    assert gate.open({"message": ("x",), "event.original": ("labsz sshd[1]: x",)})
+    # a message that is not inside the original is searched too
+    assert gate.open({"message": ("session opened",), "event.original": ("something else",)})
+    assert not gate.open({"message": ("accepted publickey",), "event.original": ("labsz: accepted publickey",)})
+
+
+def test_anchored_gate_opens_whenever_the_whole_texts_occur() -> None:
+    from sentinel.detect.prefilter import _anchored
+
+    texts = {"denied axfr from ", "-wipe > /dev/null", "bash -i >& /dev/tcp/", "nc -e", "abc", "chmod +x"}
+    assert _anchored("denied axfr from ") == "xfr from "  # starts at its rarest character
+    assert _anchored("abc") == "abc"
+    whole, tails = Gate([{"message": texts}]), Gate([{"message": texts}], anchored=True)
+    for text in texts:
+        for value in (text, f"pre {text} post", f"{text}{text}"):
+            assert whole.open({"message": (value,)}) and tails.open({"message": (value,)})
+    assert not tails.open({"message": ("accepted publickey for root from 10.0.0.1",)})

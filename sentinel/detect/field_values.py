@@ -1,0 +1,108 @@
+"""An event's fields as Sigma reads them: text values, lowercased once, read on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_EMPTY: tuple[str, ...] = ()
+
+
+def _as_text(value: Any) -> str | None:
+    """How Sigma sees a field value: text. Numbers and booleans as their usual spelling."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None  # objects have no text value
+
+
+# dotted field name → its parts; names come from the loaded rules, so this stays small
+_PARTS: dict[str, tuple[str, ...]] = {}
+
+
+def _lookup(doc: Mapping[str, Any], name: str) -> Any:
+    if name in doc:
+        return doc[name]
+    parts = _PARTS.get(name)
+    if parts is None:
+        parts = _PARTS[name] = tuple(name.split("."))
+    node: Any = doc
+    if len(parts) == 2:  # the usual ECS depth (event.action, process.name): no loop
+        node = doc.get(parts[0])
+        if type(node) is dict:
+            return node.get(parts[1])
+        return node.get(parts[1]) if node is not None and isinstance(node, Mapping) else None
+    for part in parts:
+        # documents decoded from JSON hold plain dicts: skip the slower ABC check for them
+        if type(node) is not dict and not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+        if node is None:
+            return None
+    return node
+
+
+def _texts(doc: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = _lookup(doc, name)
+    if value is None:
+        return _EMPTY
+    if type(value) is str:
+        return (value,)
+    if isinstance(value, list):
+        return tuple(t for t in map(_as_text, value) if t is not None)
+    text = _as_text(value)
+    return _EMPTY if text is None else (text,)
+
+
+class _Raw(dict[str, tuple[str, ...]]):
+    """Field → its values as text, read from the document on first use."""
+
+    __slots__ = ("doc",)
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.doc = doc
+
+    def __missing__(self, name: str) -> tuple[str, ...]:
+        texts = self[name] = _texts(self.doc, name)
+        return texts
+
+
+class FieldValues(dict[str, tuple[str, ...]]):
+    """Field → lowercased text values (the common case); ``raw`` holds them as they are.
+
+    ``raw`` is made on first use: most events meet only case-insensitive tests, and the matcher
+    builds one of these per event.
+    """
+
+    __slots__ = ("_raw", "doc")
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.doc = doc
+        self._raw: _Raw | None = None
+
+    @property
+    def raw(self) -> _Raw:
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = _Raw(self.doc)
+        return raw
+
+    def __missing__(self, name: str) -> tuple[str, ...]:
+        doc = self.doc
+        value = doc[name] if name in doc else _lookup(doc, name)
+        if type(value) is str:  # the usual case: one text, no tuple of texts to build first
+            texts: tuple[str, ...] = (value.lower(),)
+        elif value is None:
+            texts = _EMPTY
+        else:
+            texts = tuple([t.lower() for t in _texts(doc, name)])
+        self[name] = texts
+        return texts
+
+    def present(self, name: str) -> bool:
+        return _lookup(self.doc, name) is not None
