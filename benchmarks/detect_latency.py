@@ -13,12 +13,9 @@ Prints every latency, the median and p95 (goal: ≤ 5 s). Bounded in trials and 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
-import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.response_latency import THRESHOLD, line, wait_for_ports  # noqa: E402
+from benchmarks.response_latency import THRESHOLD, latency_figures, line, stop_service, wait_for_ports  # noqa: E402
 from sentinel.store.base import FieldFilter, Scope  # noqa: E402
 from sentinel.store.sqlite import SqliteStore  # noqa: E402
 
@@ -92,20 +89,12 @@ def main() -> None:
     finally:
         if store is not None:
             store.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_service(process)
     if not latencies:
         raise SystemExit(f"no trial completed; see {log_path}")
-    ordered = sorted(latencies)
-    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
     print(
         f"\nsyslog line -> alert stored, {len(latencies)} trial(s) ({missed} missed), rule interval "
-        f"{args.rule_interval} s:\n  median {statistics.median(ordered):.2f} s   p95 {p95:.2f} s   "
-        f"min {ordered[0]:.2f} s   max {ordered[-1]:.2f} s   (goal p95 <= 5 s)\n  service log: {log_path}"
+        f"{args.rule_interval} s:\n  {latency_figures(latencies)}   (goal p95 <= 5 s)\n  service log: {log_path}"
     )
 
 

@@ -76,6 +76,26 @@ def wait_for_ports(path: Path, process: subprocess.Popen[bytes], seconds: float 
     return ports
 
 
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean stop), then SIGKILL if it has not stopped within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def latency_figures(latencies: list[float]) -> str:
+    """``median … p95 … min … max …`` of trial latencies in seconds (nearest-rank p95)."""
+    ordered = sorted(latencies)
+    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+    return (
+        f"median {statistics.median(ordered):.2f} s   p95 {p95:.2f} s   "
+        f"min {ordered[0]:.2f} s   max {ordered[-1]:.2f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=20)
@@ -125,22 +145,14 @@ def main() -> None:
                     missed += 1
                     print(f"trial {trial + 1:2d} {ip:>15}: no Slack message within {args.timeout:.0f} s", flush=True)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_service(process)
         slack.stop()
     if not latencies:
         raise SystemExit(f"no trial completed; see {log_path}")
-    ordered = sorted(latencies)
-    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
     print(
         f"\nsyslog line -> Slack request, {len(latencies)} trial(s) ({missed} missed), rule interval "
         f"{args.rule_interval} s, playbook/outbox interval {args.job_interval} s:\n"
-        f"  median {statistics.median(ordered):.2f} s   p95 {p95:.2f} s   min {ordered[0]:.2f} s   "
-        f"max {ordered[-1]:.2f} s   (goal p95 <= 10 s)\n  service log: {log_path}"
+        f"  {latency_figures(latencies)}   (goal p95 <= 10 s)\n  service log: {log_path}"
     )
 
 

@@ -194,12 +194,15 @@ def common_timestamp(stamp: str) -> datetime | None:
     return _ts_3164(m) if m is not None else None
 
 
-def common_pri(text: str | None) -> int | None:
-    """``COMMON_LINE``'s PRI group as a number; None when absent, -1 when above 191 (not a PRI)."""
-    if text is None:
-        return None
-    pri = int(text)
+def priority_value(digits: str) -> int:
+    """A PRI's digits as a number, or -1 above 191 (not a PRI): the one place that rule lives."""
+    pri = int(digits)
     return pri if pri <= 191 else -1
+
+
+def common_pri(text: str | None) -> int | None:
+    """``COMMON_LINE``'s PRI group: None when absent, else ``priority_value``."""
+    return None if text is None else priority_value(text)
 
 
 def parse_syslog(line: str) -> SyslogHeader | None:
@@ -215,8 +218,8 @@ def parse_syslog(line: str) -> SyslogHeader | None:
     pos = 0
     if line.startswith("<"):
         m = _PRI.match(line)
-        if m is not None and int(m.group(1)) <= 191:
-            pri = int(m.group(1))
+        if m is not None and (found := priority_value(m.group(1))) != -1:
+            pri = found
             pos = m.end()
             if line.startswith("1 ", pos):
                 parsed = _rfc5424(pri, line[pos:])
