@@ -4,9 +4,7 @@ Events go to ``<prefix>-events-YYYY.MM.DD``, the UTC day of their ``@timestamp``
 ILM deletion), with ``_bulk`` ``create`` actions whose ``_id`` is the deterministic event id. The
 index is a function of the event, so a re-sent event always lands where its first copy is and is
 a 409 that counts as a duplicate; reads address ``<prefix>-events-*``. Documents (alerts,
-incidents, ...) live in ``<prefix>-<collection>`` as ``{doc_id, institution_id, created, updated,
-body}``; the version token is
-``"<seq_no>:<primary_term>"`` and a replace presents it as ``if_seq_no``/``if_primary_term``.
+incidents, ...) are in :mod:`sentinel.store.elastic_documents`.
 """
 
 from __future__ import annotations
@@ -15,14 +13,14 @@ import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import elasticsearch
 import orjson
 
 from sentinel.config import ElasticsearchSettings
-from sentinel.errors import ConfigError, ConflictError, NotFoundError, StoreError
+from sentinel.errors import ConfigError, StoreError
 from sentinel.events import Event, format_timestamp, from_millis
 from sentinel.store.base import (
     UNCOUNTED,
@@ -36,13 +34,11 @@ from sentinel.store.base import (
     TermBucket,
     TimeBucket,
     WriteResult,
-    check_collection,
 )
 from sentinel.store.elastic_client import build_client, translated_errors
+from sentinel.store.elastic_documents import ElasticDocuments
 from sentinel.store.elastic_query import (
     check_field,
-    document_query,
-    document_sort,
     event_query,
     event_sort,
     exact_field,
@@ -87,6 +83,7 @@ class ElasticStore(Store):
         # the next event read refreshes first, so a read after a write sees it (as with SQLite)
         # without paying a refresh on every bulk request of a busy ingest.
         self._events_dirty = threading.Event()
+        self.documents = ElasticDocuments(client, self.names, self._errors)
 
     @classmethod
     def from_settings(cls, es: ElasticsearchSettings, *, retention_days: int = 90) -> ElasticStore:
@@ -281,45 +278,14 @@ class ElasticStore(Store):
             raise StoreError(f"deleting old events partly failed: {failures[0]}")
         return int(resp.get("deleted", 0))
 
-    # documents -------------------------------------------------------------------------
-    def _index(self, collection: str) -> str:
-        check_collection(collection)
-        return self.names.collection(collection)
-
+    # documents (sentinel.store.elastic_documents) ----------------------------------------
     def create_document(
         self, collection: str, doc_id: str, body: dict[str, Any], *, institution_id: str | None = None
     ) -> Document:
-        index = self._index(collection)
-        _check_body(body)
-        now = _now()
-        source = _source(doc_id, body, institution_id, created=now, updated=now)
-        with self._errors(f"creating {collection}/{doc_id}"):
-            try:
-                # refresh=wait_for: the call returns once a search can see the document, so the
-                # queue page (find_documents) shows an alert the moment its creator is told it exists.
-                resp = self.client.index(
-                    index=index, id=doc_id, document=source, op_type="create", refresh="wait_for"
-                ).body
-            except elasticsearch.ConflictError as exc:
-                raise ConflictError(f"document {collection}/{doc_id} already exists") from exc
-        return Document(id=doc_id, body=body, version=_version(resp), institution_id=institution_id)
-
-    def _get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
-        index = self._index(collection)
-        with self._errors(f"reading {collection}/{doc_id}"):
-            try:
-                # GET is real-time: it sees the latest write without a refresh.
-                resp: dict[str, Any] = self.client.get(index=index, id=doc_id).body
-            except elasticsearch.NotFoundError:
-                return None
-        return resp if resp.get("found") else None
+        return self.documents.create(collection, doc_id, body, institution_id)
 
     def get_document(self, collection: str, doc_id: str, scope: Scope) -> Document | None:
-        hit = self._get(collection, doc_id)
-        if hit is None:
-            return None
-        doc = _document(hit)
-        return doc if scope.allows(doc.institution_id) else None
+        return self.documents.get(collection, doc_id, scope)
 
     def replace_document(
         self,
@@ -330,50 +296,10 @@ class ElasticStore(Store):
         expected_version: str,
         institution_id: str | None = None,
     ) -> Document:
-        _check_body(body)
-        current = self._get(collection, doc_id)
-        if current is None:
-            raise NotFoundError(f"document {collection}/{doc_id} does not exist")
-        seq_no, primary_term = _parse_version(expected_version)
-        if (current.get("_seq_no"), current.get("_primary_term")) != (seq_no, primary_term):
-            raise ConflictError(f"document {collection}/{doc_id} changed since version {expected_version}")
-        old = current.get("_source", {})
-        if institution_id is None:  # as in the SQLite backend: a replace keeps the institution unless given
-            institution_id = old.get("institution_id")
-        source = _source(doc_id, body, institution_id, created=old.get("created") or _now(), updated=_now())
-        with self._errors(f"replacing {collection}/{doc_id}"):
-            try:
-                # The server checks the version again (compare-and-swap); the read above only
-                # gives a clearer error and keeps ``created``.
-                resp = self.client.index(
-                    index=self.names.collection(collection),
-                    id=doc_id,
-                    document=source,
-                    if_seq_no=seq_no,
-                    if_primary_term=primary_term,
-                    refresh="wait_for",
-                ).body
-            except elasticsearch.ConflictError as exc:
-                if self._get(collection, doc_id) is None:
-                    raise NotFoundError(f"document {collection}/{doc_id} does not exist") from exc
-                raise ConflictError(f"document {collection}/{doc_id} changed since version {expected_version}") from exc
-        return Document(id=doc_id, body=body, version=_version(resp), institution_id=institution_id)
+        return self.documents.replace(collection, doc_id, body, expected_version, institution_id)
 
     def delete_document(self, collection: str, doc_id: str, *, expected_version: str | None = None) -> bool:
-        index = self._index(collection)
-        options: dict[str, Any] = {}
-        if expected_version is not None:
-            options["if_seq_no"], options["if_primary_term"] = _parse_version(expected_version)
-        with self._errors(f"deleting {collection}/{doc_id}"):
-            try:
-                self.client.delete(index=index, id=doc_id, refresh="wait_for", **options)
-            except elasticsearch.NotFoundError:
-                return False
-            except elasticsearch.ConflictError as exc:
-                if self._get(collection, doc_id) is None:
-                    return False
-                raise ConflictError(f"document {collection}/{doc_id} changed since version {expected_version}") from exc
-        return True
+        return self.documents.delete(collection, doc_id, expected_version)
 
     def find_documents(
         self,
@@ -385,41 +311,13 @@ class ElasticStore(Store):
         descending: bool = False,
         limit: int = 100,
     ) -> list[Document]:
-        index = self._index(collection)
-        body = {
-            "query": document_query(scope, filters),
-            "sort": document_sort(sort, descending),
-            "size": max(0, min(limit, MAX_PAGE)),
-            "seq_no_primary_term": True,  # hits carry the version token
-        }
-        with self._errors(f"searching {collection}"):
-            resp = self.client.search(index=index, body=body).body
-        return [_document(hit) for hit in resp.get("hits", {}).get("hits", [])]
+        return self.documents.find(collection, scope, filters, sort, descending, min(limit, MAX_PAGE))
 
     def count_documents(self, collection: str, scope: Scope, filters: Sequence[FieldFilter] = ()) -> int:
-        index = self._index(collection)
-        with self._errors(f"counting {collection}"):
-            resp = self.client.count(index=index, body={"query": document_query(scope, filters)}).body
-        return int(resp.get("count", 0))
+        return self.documents.count(collection, scope, filters)
 
     def write_documents(self, writes: Sequence[DocumentWrite]) -> list[Document]:
-        # No multi-document transactions in Elasticsearch: in order, stopping at the first failure
-        # (the contract tells callers to put dependent writes, such as outbox notices, last).
-        written: list[Document] = []
-        for w in writes:
-            if w.expected_version is None:
-                written.append(self.create_document(w.collection, w.doc_id, w.body, institution_id=w.institution_id))
-            else:
-                written.append(
-                    self.replace_document(
-                        w.collection,
-                        w.doc_id,
-                        w.body,
-                        expected_version=w.expected_version,
-                        institution_id=w.institution_id,
-                    )
-                )
-        return written
+        return self.documents.write_many(writes)
 
 
 def _describe(client: elasticsearch.Elasticsearch) -> str:
@@ -429,48 +327,6 @@ def _describe(client: elasticsearch.Elasticsearch) -> str:
         return str(nodes[0].base_url) if nodes else "Elasticsearch"
     except (AttributeError, IndexError):
         return "Elasticsearch"
-
-
-def _now() -> str:
-    return format_timestamp(datetime.now(UTC))
-
-
-def _source(
-    doc_id: str, body: dict[str, Any], institution_id: str | None, *, created: str, updated: str
-) -> dict[str, Any]:
-    return {"doc_id": doc_id, "institution_id": institution_id, "created": created, "updated": updated, "body": body}
-
-
-def _check_body(body: Any) -> None:
-    """Refuse a body that is not a JSON object before anything is sent (nothing half-stored)."""
-    if not isinstance(body, dict):
-        raise StoreError(f"a document body must be a mapping, not {type(body).__name__}")
-    try:
-        orjson.dumps(body)
-    except TypeError as exc:  # orjson.JSONEncodeError
-        raise StoreError(f"a document body must be JSON: {exc}") from exc
-
-
-def _version(resp: dict[str, Any]) -> str:
-    return f"{int(resp['_seq_no'])}:{int(resp['_primary_term'])}"
-
-
-def _parse_version(token: str) -> tuple[int, int]:
-    seq, sep, term = str(token).partition(":")
-    if not sep or not seq.isdigit() or not term.isdigit():
-        # A token this store never issued cannot match the stored document's version.
-        raise ConflictError(f"version {token!r} is not a version of this store (expected '<seq_no>:<primary_term>')")
-    return int(seq), int(term)
-
-
-def _document(hit: dict[str, Any]) -> Document:
-    source = hit.get("_source", {})
-    return Document(
-        id=str(hit["_id"]),
-        body=source.get("body") or {},
-        version=_version(hit),
-        institution_id=source.get("institution_id"),
-    )
 
 
 def _total(resp: dict[str, Any]) -> int:
