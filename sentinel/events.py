@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 from typing import Any
 
@@ -33,6 +32,7 @@ def make_event_id(origin: str, raw: bytes | str) -> str:
 
 
 _ID_HASH = blake2b(digest_size=16, person=b"sentinel-ev1")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # format_timestamp runs three times per ingested event; datetime formatting costs far more than the
@@ -127,14 +127,65 @@ def flatten(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any
             yield name, value
 
 
-@dataclass(slots=True)
 class Event:
-    """One ECS event. ``doc`` is the stored document; the other fields mirror it for indexing."""
+    """One ECS event. ``doc`` is the stored document; the other fields mirror it for indexing.
 
-    id: str
-    timestamp: datetime
-    dataset: str
-    doc: dict[str, Any] = field(repr=False)
+    A plain class with slots rather than a dataclass so that an event read from the store can build
+    its ``timestamp`` only when asked (``stored``): detection reads hundreds of thousands of
+    events and needs their time in milliseconds, rarely as a datetime. Constructor, fields,
+    equality and repr are those of the dataclass it was.
+    """
+
+    __slots__ = ("_ms", "_row_ms", "_timestamp", "dataset", "doc", "id")
+    __match_args__ = ("id", "timestamp", "dataset", "doc")
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as the dataclass was)
+
+    def __init__(self, id: str, timestamp: datetime, dataset: str, doc: dict[str, Any]) -> None:
+        self.id = id
+        self._timestamp: datetime | None = timestamp
+        self._row_ms: int | None = None  # a stored event's time until its datetime is built
+        self._ms: int | None = None  # ``timestamp_ms`` of ``_timestamp``, once asked
+        self.dataset = dataset
+        self.doc = doc
+
+    @classmethod
+    def stored(cls, id: str, ms: int, dataset: str, doc: dict[str, Any]) -> Event:
+        """An event as the store keeps it: its time as exact epoch milliseconds (``ms``)."""
+        if type(ms) is not int:  # the column holds integers; anything else takes the plain path
+            return cls(id, _EPOCH + timedelta(milliseconds=ms), dataset, doc)
+        event = cls.__new__(cls)
+        event.id = id
+        event._timestamp = None
+        event._row_ms = ms
+        # to_millis(the datetime of ms), without the datetime: its timestamp() is the correctly
+        # rounded ms / 1000, so the float product and truncation are the same (not always ms)
+        event._ms = int(ms / 1000 * 1000)
+        event.dataset = dataset
+        event.doc = doc
+        return event
+
+    @property
+    def timestamp(self) -> datetime:
+        ts = self._timestamp
+        if ts is None and self._row_ms is not None:
+            ts = self._timestamp = _EPOCH + timedelta(milliseconds=self._row_ms)  # exact, unlike floats
+        return ts  # type: ignore[return-value]  # None only if constructed with None, as before
+
+    @timestamp.setter
+    def timestamp(self, value: datetime) -> None:
+        self._timestamp = value
+        self._row_ms = None
+        self._ms = None
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Event)
+        mine = (self.id, self.timestamp, self.dataset, self.doc)
+        return mine == (other.id, other.timestamp, other.dataset, other.doc)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}(id={self.id!r}, timestamp={self.timestamp!r}, dataset={self.dataset!r})"
 
     @property
     def organization_id(self) -> str | None:
@@ -148,7 +199,10 @@ class Event:
 
     @property
     def timestamp_ms(self) -> int:
-        return to_millis(self.timestamp)
+        ms = self._ms
+        if ms is None:
+            ms = self._ms = to_millis(self.timestamp)
+        return ms
 
     def get(self, name: str) -> Any:
         return get_field(self.doc, name)

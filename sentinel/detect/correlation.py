@@ -19,8 +19,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sentinel.detect.alerts import AlertCandidate
 from sentinel.detect.detectors import (
@@ -29,20 +28,23 @@ from sentinel.detect.detectors import (
     RunContext,
     align,
     candidate,
+    key_builder,
     key_value,
     run_pass,
     with_datasets,
 )
+from sentinel.detect.event_filters import field_reader
 from sentinel.detect.matcher import RuleIndex
 from sentinel.detect.rule_pack import PackRule
-from sentinel.detect.rule_types import Condition, read_field
+from sentinel.detect.rule_types import Condition
 from sentinel.detect.sigma_rules import SigmaCorrelation, SigmaRule
 from sentinel.errors import RuleError
 from sentinel.events import Event
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    """One base-rule match (a tuple: a correlation keeps one per match, and tuples build fastest)."""
+
     ts_ms: int
     event_id: str
     rule_index: int  # position of the base rule in the correlation's ``rules``
@@ -75,8 +77,11 @@ class CorrelationDetector:
             raise RuleError(f"base rule {base.id} cannot run: {reason}")
         self.position = {id(base): i for i, base in enumerate(self.index.rules)}
         self.key_fields = [self._fields_for(g) for g in corr.group_by]
+        # per base rule, its group key from a document (the fields each group-by name reads for it)
+        self.key_of = [key_builder([fields[i] for fields in self.key_fields]) for i in range(len(rule.base_rules))]
         value_field = corr.condition.get("field")
         self.value_field: str | None = value_field[0] if isinstance(value_field, list) else value_field
+        self.value_of = field_reader(self.value_field) if self.value_field else None
         if corr.type == "value_count" and not self.value_field:
             raise RuleError("a value_count correlation needs 'condition.field'")
         self.span_ms = corr.timespan_seconds * 1000
@@ -92,9 +97,6 @@ class CorrelationDetector:
         for base in self.rule.base_rules:
             out.append(alias.get(base.id) or (alias.get(base.name) if base.name else None) or name)
         return out
-
-    def _key(self, base_index: int, doc: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(key_value(read_field(doc, fields[base_index])) for fields in self.key_fields)
 
     def first_ms(self, ctx: RunContext) -> int:
         return align(ctx.live_from_ms, ctx.suppress_ms) - self.span_ms
@@ -199,9 +201,15 @@ class _CorrelationPass:
         det = self.detector
         i = det.position[id(rule)]
         self.matches += 1
-        value = read_field(event.doc, det.value_field) if det.value_field else None
-        key = (event.organization_id, det._key(i, event.doc))
-        self.hits.setdefault(key, []).append(Hit(event.timestamp_ms, event.id, i, key_value(value)))
+        doc = event.doc
+        value = det.value_of(doc) if det.value_of is not None else None
+        key = (event.organization_id, det.key_of[i](doc))
+        hit = Hit(event.timestamp_ms, event.id, i, key_value(value))
+        found = self.hits.get(key)
+        if found is None:
+            self.hits[key] = [hit]
+        else:
+            found.append(hit)
 
     def finish(self) -> Evaluation:
         return Evaluation(candidates=self.detector.candidates(self.ctx, self.hits), matches=self.matches)

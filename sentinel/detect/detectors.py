@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sentinel.detect.alerts import AlertCandidate, AlertSink
+from sentinel.detect.event_filters import field_reader
 from sentinel.detect.matcher import RuleIndex
 from sentinel.detect.rule_pack import PackRule
-from sentinel.detect.rule_types import read_field
 from sentinel.detect.sigma_rules import SigmaRule
 from sentinel.errors import RuleError
 from sentinel.events import Event, from_millis
@@ -103,11 +103,28 @@ def with_datasets(rule: SigmaRule, datasets: tuple[str, ...]) -> SigmaRule:
 
 def key_value(value: Any) -> Any:
     """A group-key value that hashes and serialises: lists become comma-joined text."""
+    if type(value) is str:  # the usual case, ahead of the isinstance tests
+        return value
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value)
     if isinstance(value, dict):
         return str(value)
     return value
+
+
+KeyBuilder = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+
+
+def key_builder(fields: Sequence[str]) -> KeyBuilder:
+    """``tuple(key_value(read_field(doc, f)) for f in fields)`` as one function, the fields' readers
+    made once: detectors build a key for nearly every event they count."""
+    readers = tuple(field_reader(f) for f in fields)
+    if not readers:
+        return lambda doc: ()
+    if len(readers) == 1:
+        (read,) = readers
+        return lambda doc: (key_value(read(doc)),)
+    return lambda doc: tuple([key_value(read(doc)) for read in readers])
 
 
 @dataclass
@@ -119,26 +136,33 @@ class Group:
     values: set[Any] = field(default_factory=set)
 
 
+Slot = tuple[str | None, tuple[Any, ...], int]
+
+
 class Grouper:
     """Counts matches per (institution, group key, alert window)."""
 
     def __init__(self, window_ms: int, sample_limit: int) -> None:
         self.window_ms = window_ms
         self.sample_limit = sample_limit
-        self.groups: dict[tuple[str | None, tuple[Any, ...], int], Group] = {}
+        self.groups: dict[Slot, Group] = {}
 
-    def add(self, org: str | None, key: tuple[Any, ...], ts_ms: int, event_id: str, value: Any = None) -> None:
-        slot = (org, key, align(ts_ms, self.window_ms))
+    def add(self, org: str | None, key: tuple[Any, ...], ts_ms: int, event_id: str, value: Any = None) -> Slot:
+        """Count one match; returns its slot (institution, key, window start)."""
+        slot = (org, key, ts_ms - ts_ms % self.window_ms)
         group = self.groups.get(slot)
         if group is None:
             group = self.groups[slot] = Group(first_ms=ts_ms, last_ms=ts_ms)
         group.count += 1
-        group.first_ms = min(group.first_ms, ts_ms)
-        group.last_ms = max(group.last_ms, ts_ms)
+        if ts_ms < group.first_ms:
+            group.first_ms = ts_ms
+        elif ts_ms > group.last_ms:
+            group.last_ms = ts_ms
         if len(group.samples) < self.sample_limit:
             group.samples.append(event_id)
         if value is not None:
             group.values.add(value)
+        return slot
 
 
 def candidate(
@@ -201,6 +225,10 @@ class EventPass(Protocol):
 
     def add(self, event: Event) -> None: ...
 
+    def add_all(self, events: Iterable[Event]) -> None:
+        """``add`` each event in order (one call per page in a shared pass)."""
+        ...
+
     def finish(self) -> Evaluation: ...
 
 
@@ -253,13 +281,13 @@ class _SigmaPass:
         self.rule = rule
         self.window_ms = ctx.suppress_ms
         self.fields = rule.options.group_by
+        self.key_of = key_builder(self.fields)
         self.grouper = Grouper(ctx.suppress_ms, ctx.sample_limit)
         self.matches = 0
 
     def add(self, rule: SigmaRule, event: Event) -> None:
         self.matches += 1
-        key = tuple(key_value(read_field(event.doc, f)) for f in self.fields)
-        self.grouper.add(event.organization_id, key, event.timestamp_ms, event.id)
+        self.grouper.add(event.organization_id, self.key_of(event.doc), event.timestamp_ms, event.id)
 
     def finish(self) -> Evaluation:
         result = Evaluation(matches=self.matches)

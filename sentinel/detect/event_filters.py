@@ -42,13 +42,33 @@ _RANGES: dict[str, Callable[[Any, Any], bool]] = {
 _MISSING = object()
 
 
-def _path(doc: Mapping[str, Any], parts: Sequence[str]) -> Any:
-    node: Any = doc
-    for part in parts:
-        if not isinstance(node, dict) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+def _pair_path(outer: str, inner: str) -> Callable[[Mapping[str, Any]], Any]:
+    """``_parts_path`` of a two-part field, its loop unrolled."""
+
+    def path(doc: Mapping[str, Any]) -> Any:
+        if isinstance(doc, dict):
+            node = doc.get(outer, _MISSING)
+            if isinstance(node, dict):
+                return node.get(inner, _MISSING)
+        return _MISSING
+
+    return path
+
+
+def _parts_path(parts: Sequence[str]) -> Callable[[Mapping[str, Any]], Any]:
+    """The value at a nested path, ``_MISSING`` when any part is absent or not an object."""
+
+    def path(doc: Mapping[str, Any]) -> Any:
+        node: Any = doc
+        for part in parts:
+            if not isinstance(node, dict):
+                return _MISSING
+            node = node.get(part, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        return node
+
+    return path
 
 
 def _sql_value(value: Any) -> Any:
@@ -115,10 +135,11 @@ def _compile_one(f: FieldFilter) -> DocPredicate | None:
     if not _FIELD_RE.fullmatch(f.field):
         return None
     parts = tuple(f.field.split("."))
+    path = _pair_path(*parts) if len(parts) == 2 else _parts_path(parts)
     if f.op in ("exists", "missing"):
 
         def exists(doc: Mapping[str, Any]) -> bool:
-            value = _path(doc, parts)
+            value = path(doc)
             if isinstance(value, list):
                 return any(v is not None for v in value)
             if isinstance(value, dict):
@@ -133,7 +154,9 @@ def _compile_one(f: FieldFilter) -> DocPredicate | None:
         return None
 
     def holds(doc: Mapping[str, Any]) -> bool:
-        value = _path(doc, parts)
+        value = path(doc)
+        if type(value) is str:  # the usual case: text is its own SQL value
+            return test(value)
         if isinstance(value, list):
             return any(v is not None and test(_sql_value(v)) for v in value)
         if value is _MISSING or value is None:
@@ -145,6 +168,11 @@ def _compile_one(f: FieldFilter) -> DocPredicate | None:
     return holds
 
 
+def accept_all(doc: Mapping[str, Any]) -> bool:
+    """The predicate of no filters (a shared pass hands such a rule its datasets' events unasked)."""
+    return True
+
+
 def compile_filters(filters: Sequence[FieldFilter]) -> DocPredicate | None:
     """One predicate for the conjunction of ``filters``; None when any must stay in the store."""
     preds: list[DocPredicate] = []
@@ -154,9 +182,12 @@ def compile_filters(filters: Sequence[FieldFilter]) -> DocPredicate | None:
             return None
         preds.append(pred)
     if not preds:
-        return lambda doc: True
+        return accept_all
     if len(preds) == 1:
         return preds[0]
+    if len(preds) == 2:
+        first, second = preds
+        return lambda doc: bool(first(doc) and second(doc))
     return lambda doc: all(p(doc) for p in preds)
 
 
@@ -167,6 +198,8 @@ def field_reader(name: str) -> FieldReader:
     if derived is not None:
         return derived
     parts = tuple(name.split("."))
+    if len(parts) == 2:
+        return _pair_reader(name, *parts)
 
     def read(doc: Mapping[str, Any]) -> Any:
         if name in doc:  # top-level names with dots, e.g. "@timestamp"
@@ -180,5 +213,21 @@ def field_reader(name: str) -> FieldReader:
             if node is None:
                 return None
         return node
+
+    return read
+
+
+def _pair_reader(name: str, outer: str, inner: str) -> FieldReader:
+    """``field_reader`` of a two-part name (``host.hostname``, most ECS fields), its loop unrolled."""
+
+    def read(doc: Mapping[str, Any]) -> Any:
+        if name in doc:
+            return doc[name]
+        if type(doc) is not dict and not isinstance(doc, Mapping):
+            return None
+        node = doc.get(outer)
+        if node is None or (type(node) is not dict and not isinstance(node, Mapping)):
+            return None
+        return node.get(inner)
 
     return read

@@ -32,6 +32,7 @@ from sentinel.detect.detectors import (
     RunContext,
     ScanningDetector,
 )
+from sentinel.detect.event_filters import accept_all
 from sentinel.detect.matcher import RuleIndex
 from sentinel.detect.sigma_rules import SigmaRule
 from sentinel.events import Event, from_millis
@@ -165,9 +166,10 @@ def _feed(scanner: Scanner, events: Sequence[Event]) -> None:
     state = scanner.state
     assert accepts is not None and state is not None
     try:
-        for event in events:
-            if event.dataset in datasets and accepts(event.doc):
-                state.add(event)
+        if accepts is accept_all:
+            state.add_all([event for event in events if event.dataset in datasets])
+        else:
+            state.add_all([event for event in events if event.dataset in datasets and accepts(event.doc)])
     except Exception as exc:  # this rule alone fails
         scanner.error = exc
         log.debug("rule %s failed in a shared pass: %s", scanner.detector.rule.id, exc)

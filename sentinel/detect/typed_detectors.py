@@ -4,21 +4,33 @@ Threshold and new-value rules read every event of their datasets that their ``wh
 select. Each is a pass over those events (``begin`` → ``add`` each event in time order →
 ``finish``), fed by its own store query (``evaluate``) or, when its filters can be evaluated on
 fetched documents (``event_filters``), by the engine's shared fetch of the range (``shared_pass``):
-the events, and their order, are the same either way.
+the events, and their order, are the same either way. Both hand over a page at a time
+(``add_all``): a clock-skew threshold takes nearly every event, so its per-event work is kept to
+local names, and the group key's readers are built once (``key_builder``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sentinel.detect.detectors import Evaluation, Group, Grouper, RunContext, align, candidate, fetch, key_value
+from sentinel.detect.detectors import (
+    Evaluation,
+    Group,
+    Grouper,
+    RunContext,
+    Slot,
+    align,
+    candidate,
+    fetch,
+    key_builder,
+    key_value,
+)
 from sentinel.detect.event_filters import DocPredicate, compile_filters, field_reader
 from sentinel.detect.rule_pack import PackRule
 from sentinel.detect.rule_types import NewValueRule, SilenceRule, ThresholdRule
 from sentinel.events import Event, format_timestamp, from_millis, parse_timestamp, to_millis
 from sentinel.store.base import EventQuery, FieldFilter, Scope
-
-Slot = tuple[str | None, tuple[Any, ...], int]
 
 
 class ThresholdDetector:
@@ -40,8 +52,7 @@ class ThresholdDetector:
     def evaluate(self, ctx: RunContext) -> Evaluation:
         state = self.begin(ctx)
         for page in fetch(ctx, self.rule, self.first_ms(ctx), ctx.end_ms, self.spec.filters):
-            for event in page:
-                state.add(event)
+            state.add_all(page)
         return state.finish()
 
 
@@ -56,28 +67,47 @@ class _ThresholdPass:
         self.metric_field = spec.metric.field
         self.numeric = spec.metric.op in ("sum", "min", "max", "avg")
         self.distinct = spec.metric.op == "cardinality"
-        self.key_readers = tuple(field_reader(f) for f in spec.group_by)
+        self.key_of = key_builder(spec.group_by)
         self.metric_reader = field_reader(self.metric_field) if self.metric_field else None
 
     def add(self, event: Event) -> None:
-        doc, metric_reader = event.doc, self.metric_reader
-        key = tuple([key_value(read(doc)) for read in self.key_readers])
-        value = metric_reader(doc) if metric_reader is not None else None
-        if metric_reader is not None and value is None:
-            return
-        self.matches += 1
-        org = event.organization_id
-        ts = event.timestamp_ms
-        self.grouper.add(org, key, ts, event.id, key_value(value) if self.distinct else None)
-        if self.numeric:
-            if type(value) is float or type(value) is int:
-                number = float(value)  # what float(str(value)) gives, without the text
-            else:
-                try:
-                    number = float(str(value))  # numbers as text count; True ("True") does not
-                except (TypeError, ValueError):
-                    return
-            self.numbers.setdefault((org, key, align(ts, self.span)), []).append(number)
+        self.add_all((event,))
+
+    def add_all(self, events: Iterable[Event]) -> None:
+        """``add`` each event in turn; the per-event work with everything it needs held locally
+        (clock skew takes every event of its datasets)."""
+        key_of, metric_reader, distinct, numeric = self.key_of, self.metric_reader, self.distinct, self.numeric
+        add, numbers = self.grouper.add, self.numbers
+        matches = 0
+        try:
+            for event in events:
+                doc = event.doc
+                key = key_of(doc)
+                if metric_reader is None:
+                    value = None
+                else:
+                    value = metric_reader(doc)
+                    if value is None:
+                        continue
+                matches += 1
+                org = event.organization_id
+                ts = event.timestamp_ms
+                slot = add(org, key, ts, event.id, key_value(value) if distinct else None)
+                if numeric:
+                    if type(value) is float or type(value) is int:
+                        number = float(value)  # what float(str(value)) gives, without the text
+                    else:
+                        try:
+                            number = float(str(value))  # numbers as text count; True ("True") does not
+                        except (TypeError, ValueError):
+                            continue
+                    found = numbers.get(slot)
+                    if found is None:
+                        numbers[slot] = [number]
+                    else:
+                        found.append(number)
+        finally:
+            self.matches += matches  # as far as it got, as one ``add`` at a time would have counted
 
     def finish(self) -> Evaluation:
         spec, span = self.spec, self.span
@@ -133,8 +163,7 @@ class NewValueDetector:
     def evaluate(self, ctx: RunContext) -> Evaluation:
         state = self.begin(ctx)
         for page in fetch(ctx, self.rule, self.first_ms(ctx), ctx.end_ms, self.spec.filters):
-            for event in page:
-                state.add(event)
+            state.add_all(page)
         return state.finish()
 
     def seen_before(self, ctx: RunContext, org: str | None, key: tuple[Any, ...], value: Any, ts: int) -> bool:
@@ -164,22 +193,27 @@ class _NewValuePass:
         self.spec = detector.spec
         self.first: dict[tuple[str | None, tuple[Any, ...], Any], tuple[int, str, int]] = {}
         self.value_reader = field_reader(self.spec.field)
-        self.key_readers = tuple(field_reader(f) for f in self.spec.key)
+        self.key_of = key_builder(self.spec.key)
 
     def add(self, event: Event) -> None:
-        first, doc = self.first, event.doc
-        raw = self.value_reader(doc)
-        values = raw if isinstance(raw, list) else [raw]
-        key = tuple([key_value(read(doc)) for read in self.key_readers])
-        for value in values:
-            if value is None or isinstance(value, dict):
-                continue
-            slot = (event.organization_id, key, value)
-            seen = first.get(slot)
-            if seen is None:
-                first[slot] = (event.timestamp_ms, event.id, 1)
-            else:
-                first[slot] = (seen[0], seen[1], seen[2] + 1)
+        self.add_all((event,))
+
+    def add_all(self, events: Iterable[Event]) -> None:
+        first, value_reader, key_of = self.first, self.value_reader, self.key_of
+        for event in events:
+            doc = event.doc
+            raw = value_reader(doc)
+            values = raw if isinstance(raw, list) else (raw,)
+            key = key_of(doc)
+            for value in values:
+                if value is None or isinstance(value, dict):
+                    continue
+                slot = (event.organization_id, key, value)
+                seen = first.get(slot)
+                if seen is None:
+                    first[slot] = (event.timestamp_ms, event.id, 1)
+                else:
+                    first[slot] = (seen[0], seen[1], seen[2] + 1)
 
     def finish(self) -> Evaluation:
         detector, ctx, spec = self.detector, self.ctx, self.spec

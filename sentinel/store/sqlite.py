@@ -122,7 +122,9 @@ class SqliteStore(Store):
             rows = conn.execute(page_sql, page_params).fetchall() if limit else []
         more = len(rows) > limit
         rows = rows[:limit]
-        events = [Event(id=r[0], timestamp=from_millis(r[1]), dataset=r[2], doc=orjson.loads(r[3])) for r in rows]
+        # runs for every event detection reads: the datetime is built only if asked (``Event.stored``)
+        loads, make = orjson.loads, Event.stored
+        events = [make(r[0], r[1], r[2], loads(r[3])) for r in rows]
         next_after = (int(rows[-1][4]), str(rows[-1][0])) if more else None
         return SearchResult(events=events, total=total, next_after=next_after)
 

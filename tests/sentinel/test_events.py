@@ -64,3 +64,34 @@ def test_new_event_ingested_is_now_without_an_argument() -> None:
     ingested = parse_timestamp(event.doc["event"]["ingested"])
     assert before <= ingested <= datetime.now(UTC)
     assert event.doc["ecs"] == {"version": "8.11.0"}
+
+
+def test_timestamp_ms_follows_the_timestamp() -> None:
+    event = new_event(event_id="a", timestamp=datetime(2026, 1, 1, 0, 0, 1, 5000, tzinfo=UTC), dataset="x", fields={})
+    assert event.timestamp_ms == 1767225601005
+    assert event.timestamp_ms == 1767225601005  # cached
+    event.timestamp = datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+    assert event.timestamp_ms == 1767225602000
+    same = Event(id="a", timestamp=event.timestamp, dataset="x", doc=event.doc)
+    assert same == event  # the cache is no part of the event's value
+
+
+def test_a_stored_event_is_the_event_of_its_milliseconds() -> None:
+    import random
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(5)
+    for n in range(50_000):
+        ms = rng.randrange(-(10**12), 7 * 10**12) if n % 2 else rng.randrange(17 * 10**11, 18 * 10**11)
+        ts = epoch + timedelta(milliseconds=ms)
+        built = Event(id="e", timestamp=ts, dataset="d", doc={"n": n})
+        stored = Event.stored("e", ms, "d", {"n": n})
+        assert stored.timestamp_ms == built.timestamp_ms == int(ts.timestamp() * 1000)  # not always ms
+        assert stored.timestamp == ts and stored == built and repr(stored) == repr(built)
+    stored = Event.stored("e", 5, "d", {})
+    stored.timestamp = datetime(2026, 1, 1, tzinfo=UTC)
+    assert stored.timestamp_ms == 1767225600000
+    with pytest.raises(TypeError):
+        hash(stored)
+    assert Event.stored("e", 1.5, "d", {}).timestamp == epoch + timedelta(microseconds=1500)  # not an int: as built
+    assert Event(id="e", timestamp=None, dataset="d", doc={}).timestamp is None  # type: ignore[arg-type]

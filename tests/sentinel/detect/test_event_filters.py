@@ -136,3 +136,12 @@ def test_field_reader_reads_what_read_field_reads(name: str) -> None:
     read = field_reader(name)
     for doc in docs:
         assert read(doc) == read_field(doc, name)
+
+
+def test_three_filters_are_a_conjunction(store: SqliteStore) -> None:
+    filters = [FieldFilter("user.name", "exists"), FieldFilter("n", "gte", 1), FieldFilter("user.name", "neq", "ro")]
+    pred = compile_filters(filters)
+    assert pred is not None
+    query = EventQuery(datasets=("test.docs",), filters=tuple(filters))
+    wanted = {e.id for e in store.search_events(query, Scope.everything(), limit=100).events}
+    assert {i for i, doc in _stored(store).items() if pred(doc)} == wanted == {"d0", "d2", "d4"}

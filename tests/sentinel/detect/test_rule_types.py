@@ -133,3 +133,42 @@ def test_derived_clock_skew() -> None:
     doc = {"@timestamp": "2024-07-01T00:00:00.000Z", "event": {"created": "2024-07-01T00:02:00.000Z"}}
     assert read_field(doc, "derived.clock_skew_seconds") == 120.0
     assert read_field({"@timestamp": "2024-07-01T00:00:00.000Z"}, "derived.clock_skew_seconds") is None
+
+
+def _skew_by_datetimes(doc: dict[str, Any]) -> float | None:
+    """The clock skew as first written: both times parsed, their difference in seconds."""
+    from sentinel.events import get_field, parse_timestamp
+
+    created, ts = get_field(doc, "event.created"), doc.get("@timestamp")
+    if not isinstance(created, str) or not isinstance(ts, str):
+        return None
+    try:
+        return abs((parse_timestamp(ts) - parse_timestamp(created)).total_seconds())
+    except ValueError:
+        return None
+
+
+def test_clock_skew_equals_the_datetime_difference_for_any_text() -> None:
+    import random
+
+    from sentinel.events import format_timestamp, from_millis
+
+    rng = random.Random(7)
+    created = ["2025-06-01T00:00:00.000Z", "2025-06-02T03:00:00+03:00", "2025-06-02T00:00:00.123456", "later", 5]
+    odd = ["1a3", "\u0661\u0662\u0663", "999", "000", "12", "1234"]
+    for n in range(20_000):
+        ts = format_timestamp(from_millis(rng.randrange(-(10**12), 7 * 10**12)))
+        if n % 7 == 0:
+            ts = ts[:20] + rng.choice(odd) + "Z"
+        elif n % 11 == 0:
+            ts = ts[:19] + "+01:00"
+        elif n % 13 == 0:
+            ts = ts[:11] + "24" + ts[13:]  # an hour that does not exist
+        elif n % 17 == 0:
+            ts = ts.replace("T", " ")
+        for doc in ({"@timestamp": ts, "event": {"created": rng.choice(created)}},
+                    {"@timestamp": ts, "event.created": created[0], "event": {"created": created[1]}},
+                    {"@timestamp": ts}, {"@timestamp": ts, "event": "created"}):  # fmt: skip
+            want = _skew_by_datetimes(doc)
+            assert read_field(doc, "derived.clock_skew_seconds") == want, doc
+            assert read_field(doc, "derived.clock_skew_seconds") == want, doc  # again, from the caches
