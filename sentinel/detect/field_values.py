@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _EMPTY: tuple[str, ...] = ()
@@ -48,7 +48,10 @@ def _lookup(doc: Mapping[str, Any], name: str) -> Any:
 
 
 def _texts(doc: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    value = _lookup(doc, name)
+    return _texts_of(_lookup(doc, name))
+
+
+def _texts_of(value: Any) -> tuple[str, ...]:
     if value is None:
         return _EMPTY
     if type(value) is str:
@@ -93,16 +96,77 @@ class FieldValues(dict[str, tuple[str, ...]]):
         return raw
 
     def __missing__(self, name: str) -> tuple[str, ...]:
+        # _lookup inlined (one call per field per event is most of what reading costs)
         doc = self.doc
-        value = doc[name] if name in doc else _lookup(doc, name)
+        if name in doc:
+            value = doc[name]
+        else:
+            parts = _PARTS.get(name)
+            if parts is None:
+                parts = _PARTS[name] = tuple(name.split("."))
+            value = doc.get(parts[0])
+            for part in parts[1:]:
+                if value is None:
+                    break
+                # documents decoded from JSON hold plain dicts: skip the slower ABC check for them
+                if type(value) is not dict and not isinstance(value, Mapping):
+                    value = None
+                    break
+                value = value.get(part)
         if type(value) is str:  # the usual case: one text, no tuple of texts to build first
             texts: tuple[str, ...] = (value.lower(),)
         elif value is None:
             texts = _EMPTY
         else:
-            texts = tuple([t.lower() for t in _texts(doc, name)])
+            texts = tuple([t.lower() for t in _texts_of(value)])
         self[name] = texts
         return texts
 
     def present(self, name: str) -> bool:
         return _lookup(self.doc, name) is not None
+
+
+class FieldReader:
+    """Reads a fixed set of fields into :class:`FieldValues` at once, as ``__missing__`` would.
+
+    Fields under one parent (``winlog.event_data.*``) share the walk to it, and there is one call
+    per event instead of one per field: for fields every event is tested on (the rule index's keys
+    and literals), that is most of what reading them costs.
+    """
+
+    __slots__ = ("groups",)
+
+    def __init__(self, names: Iterable[str]) -> None:
+        by_parent: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        for name in dict.fromkeys(names):
+            *parent, leaf = name.split(".")
+            by_parent.setdefault(tuple(parent), []).append((name, leaf))
+        self.groups = tuple((parent, tuple(leaves)) for parent, leaves in by_parent.items())
+
+    def fill(self, values: FieldValues) -> None:
+        doc = values.doc
+        for parent, leaves in self.groups:
+            node: Any = doc
+            for part in parent:  # the walk of ``__missing__``, stopping where it would
+                if type(node) is not dict and not isinstance(node, Mapping):
+                    node = None
+                    break
+                node = node.get(part)
+                if node is None:
+                    break
+            if node is not None and type(node) is not dict and not isinstance(node, Mapping):
+                node = None
+            for name, leaf in leaves:
+                if name in values:
+                    continue
+                if name in doc:  # a top-level dotted key is read as it is
+                    value = doc[name]
+                else:
+                    value = None if node is None else node.get(leaf)
+                if type(value) is str:
+                    texts: tuple[str, ...] = (value.lower(),)
+                elif value is None:
+                    texts = _EMPTY
+                else:
+                    texts = tuple([t.lower() for t in _texts_of(value)])
+                values[name] = texts

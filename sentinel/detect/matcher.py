@@ -2,21 +2,31 @@
 
 One rule's condition compiles to a predicate in :mod:`sentinel.detect.predicates`. :class:`RuleIndex`
 tries an event only against rules whose dataset (and Windows EventID) fit, finds rules that need an
-exact value (an image name and the like) by dictionary lookups, and a necessary-literal prefilter
-(:mod:`sentinel.detect.prefilter`) skips, with one search per field, every rule none of whose
-required texts occur in the event.
+exact value (an image name and the like) by dictionary lookups, and a necessary-literal index
+(:mod:`sentinel.detect.prefilter`) finds, with one scan per field, the rules whose required texts
+occur in the event: every other rule that needs a key or a text is skipped.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from sigma.exceptions import SigmaError
 
+from sentinel.detect.field_values import FieldReader
 from sentinel.detect.predicates import FieldValues, Predicate, compile_predicate, compile_values_predicate
-from sentinel.detect.prefilter import Gate, Key, KeyIndex, Literals, necessary_keys, necessary_literals
+from sentinel.detect.prefilter import (
+    Key,
+    KeyIndex,
+    LiteralIndex,
+    Literals,
+    necessary_keys,
+    necessary_literals,
+    necessary_texts,
+    trie_regex,
+)
 from sentinel.detect.sigma_rules import SigmaRule
 from sentinel.errors import RuleError
 from sentinel.events import Event
@@ -27,28 +37,31 @@ __all__ = ["RuleIndex", "compile_predicate", "compile_values_predicate"]
 log = logging.getLogger(__name__)
 
 _Compiled = tuple[SigmaRule, Predicate]
-# a compiled rule with its prefilter data: necessary literals and necessary keys
-_Entry = tuple[SigmaRule, Predicate, Literals | None, frozenset[Key] | None]
+# a compiled rule with its prefilter data: necessary literals, keys, EventID texts, and literals
+# chosen besides the keys (for when the keys are tested too)
+_Entry = tuple[SigmaRule, Predicate, Literals | None, frozenset[Key] | None, frozenset[str] | None, Literals | None]
+_EVENT_ID = "winlog.event_id"
 
 
-_CHUNK = 8  # gated rules per second-level gate
-_KEY_SHARE = 32  # a key more rules than this need (e.g. auditd's SYSCALL) is left to the literal gates
+_RuleLiterals = tuple[Literals | None, Literals | None]  # a rule's literals: alone, and besides its keys
+_KEY_SHARE = 32  # a key more rules than this need (e.g. auditd's SYSCALL) is left to the literals
 
 
 class _RuleList:
-    """Rules one event may meet, in load order: keyed rules, then the rest behind literal gates.
+    """Rules one event may meet, in load order, and the cheap tests that say which to try.
 
-    Rules with necessary keys (exact image names and the like, see ``prefilter.KeyIndex``) are
-    found by dictionary lookups from the event's values: only those tried. For the rest, ``gate``
-    covers every gated rule: when it stays shut (the usual case) only ``ungated`` runs. When it
-    opens, each segment of up to ``_CHUNK`` consecutive gated rules has its own gate, so an event
-    that hits one rule's literal pays for a few searches, not for every rule.
+    A rule with necessary keys (exact image names and the like, see ``prefilter.KeyIndex``) is
+    tried only when a key of the event points to it and, if it also has necessary literals, one
+    of them occurs (checked for that rule alone, after the key: rarely). A rule with literals and
+    no keys is tried only when one of its texts occurs (``prefilter.LiteralIndex``, one scan per
+    field for all such rules), and a rule with neither always. The tests cost a few dictionary
+    lookups and one search per field, however many rules there are.
     """
 
-    __slots__ = ("gate", "items", "keys", "position", "segments", "ungated")
+    __slots__ = ("always", "always_at", "checks", "items", "keys", "literals", "position", "reader")
 
     def __init__(
-        self, items: list[_Compiled], literals: dict[int, Literals | None], keys: dict[int, frozenset[Key] | None]
+        self, items: list[_Compiled], literals: dict[int, _RuleLiterals], keys: dict[int, frozenset[Key] | None]
     ) -> None:
         self.items = items
         self.position = {id(rule): i for i, (rule, _) in enumerate(items)}
@@ -57,94 +70,106 @@ class _RuleList:
             for key in keys.get(id(rule)) or ():
                 shared[key] = shared.get(key, 0) + 1
         keyed: list[tuple[int, frozenset[Key]]] = []
-        rest: list[_Compiled] = []
-        for i, compiled in enumerate(items):
-            rule_keys = keys.get(id(compiled[0]))
+        literal: list[tuple[int, Literals]] = []
+        self.checks: dict[int, Predicate] = {}  # keyed rule → its literal test, run after a key hit
+        self.always_at: list[int] = []
+        for i, (rule, _) in enumerate(items):
+            plain, besides = literals.get(id(rule), (None, None))
+            rule_keys = keys.get(id(rule))
             if rule_keys and all(shared[k] <= _KEY_SHARE for k in rule_keys):
                 keyed.append((i, rule_keys))
+                if besides or plain:
+                    self.checks[i] = _literal_check(besides or plain or {})
+            elif plain:
+                literal.append((i, plain))
             else:
-                rest.append(compiled)
-        self.keys = KeyIndex(keyed)  # its positions index ``items``
-        self.gate: Gate | None = None
-        self.ungated = rest
-        self.segments: list[tuple[Gate | None, list[_Compiled]]] = [(None, rest)]
-        gated = [c for c in rest if literals.get(id(c[0]))]
-        if len(gated) < 2:  # a gate pays off only when it can skip several rules at once
-            return
-        # the first gate searches rare tails of the texts (faster); the segments' gates whole texts
-        self.gate = Gate((literals[id(rule)] or {} for rule, _ in gated), anchored=True)
-        self.ungated = [c for c in rest if not literals.get(id(c[0]))]
-        self.segments = []
-        chunk: list[_Compiled] = []
-        for compiled in rest:
-            if literals.get(id(compiled[0])):
-                chunk.append(compiled)
-                if len(chunk) == _CHUNK:
-                    self._close(chunk, literals)
-                    chunk = []
-            else:  # close the open chunk first, so segments stay in load order
-                if chunk:
-                    self._close(chunk, literals)
-                    chunk = []
-                self.segments.append((None, [compiled]))
-        if chunk:
-            self._close(chunk, literals)
+                self.always_at.append(i)
+        # None rather than empty: tested per event, and a plain attribute test is the cheapest
+        self.keys = KeyIndex(keyed) if keyed else None  # its positions index ``items``
+        self.literals = LiteralIndex(literal) if literal else None
+        read = [f for f, _, _ in self.keys.fields] if self.keys is not None else []
+        read += [f for test in self.literals.tests for f in test[0]] if self.literals is not None else []
+        self.reader = FieldReader(read) if read else None  # the fields every event of the list is tested on
+        self.always = [items[i] for i in self.always_at]
 
-    def _close(self, chunk: list[_Compiled], literals: dict[int, Literals | None]) -> None:
-        gate = Gate(literals[id(rule)] or {} for rule, _ in chunk) if len(chunk) > 1 else None
-        self.segments.append((gate, chunk))
-
-    def unkeyed(self, values: FieldValues) -> Iterator[SigmaRule]:
-        """The rules without keys that the event matches, in load order."""
-        gate = self.gate
-        if gate is None or not gate.open(values):
-            for rule, pred in self.ungated:
-                if pred(values):
-                    yield rule
-            return
-        # Some literal occurs: walk the segments (load order), skipping shut ones.
-        for segment_gate, items in self.segments:
-            if segment_gate is not None and not segment_gate.open(values):
-                continue
-            for rule, pred in items:
-                if pred(values):
-                    yield rule
-
-    def matching(self, values: FieldValues) -> Iterator[SigmaRule]:
-        """Every rule of the list the event matches, in load order."""
-        found = self.keys.lookup(values) if self.keys else None
+    def tried(self, values: FieldValues) -> list[_Compiled]:
+        """The rules the event may match, in load order: those whose keys and literals it has."""
+        found: Collection[int]
+        keys, literals = self.keys, self.literals
+        if self.reader is not None:
+            self.reader.fill(values)
+        if keys is not None:
+            checks = self.checks
+            found = [i for i in keys.lookup(values) if (check := checks.get(i)) is None or check(values)]
+            if literals is not None:  # the literal index holds no keyed rule: no position twice
+                found.extend(literals.hits(values))
+        elif literals is not None:  # no rule needs a key: a literal hit is enough
+            found = literals.hits(values)
+        else:
+            return self.always
         if not found:
-            yield from self.unkeyed(values)
-            return
-        hits = [(self.position[id(rule)], rule) for rule in self.unkeyed(values)]
-        for i in found:
-            rule, pred = self.items[i]
-            if pred(values):
-                hits.append((i, rule))
-        hits.sort(key=lambda hit: hit[0])
-        for _, rule in hits:
-            yield rule
+            return self.always
+        items = self.items
+        if not self.always:
+            return [items[i] for i in sorted(found)]
+        return [items[i] for i in sorted([*found, *self.always_at])]
+
+
+def _literal_check(literals: Literals) -> Predicate:
+    """True when one of the texts occurs in its field (lowered values): one search per field."""
+    tests = tuple((field, re.compile(trie_regex(texts), re.DOTALL).search) for field, texts in literals.items())
+
+    def check(values: FieldValues) -> bool:
+        for field, search in tests:
+            for v in values[field]:
+                if search(v) is not None:
+                    return True
+        return False
+
+    return check
 
 
 class _DatasetRules:
-    """Rules of one dataset: by Windows EventID (as text) plus those that take any EventID."""
+    """Rules of one dataset: by Windows EventID (as text) plus those that take any EventID.
 
-    __slots__ = ("any_id", "by_id", "lists_any", "lists_by_id")
+    A rule's EventIDs come from its log source (``SigmaRule.event_ids``, matched against the
+    event's ``winlog.event_id`` as text) or, when that gives none, from its condition
+    (``prefilter.necessary_texts``: ``EventID: 4625`` and the like, matched against the ID as the
+    predicate reads it). Lists are built on first use for each pair of the two, in load order.
+    """
+
+    __slots__ = ("any_id", "by_id", "by_text", "keys", "lists", "literals", "order")
 
     def __init__(self) -> None:
         self.any_id: list[_Compiled] = []
-        self.by_id: dict[str, list[_Compiled]] = {}
-        self.lists_any = _RuleList([], {}, {})
-        self.lists_by_id: dict[str, _RuleList] = {}
+        self.by_id: dict[str, list[_Compiled]] = {}  # from the log source
+        self.by_text: dict[str, list[_Compiled]] = {}  # from the condition
+        self.lists: dict[tuple[str | None, tuple[str, ...]], _RuleList] = {}
+        self.order: dict[int, int] = {}
+        self.literals: dict[int, _RuleLiterals] = {}
+        self.keys: dict[int, frozenset[Key] | None] = {}
 
     def finish(
-        self, order: dict[int, int], literals: dict[int, Literals | None], keys: dict[int, frozenset[Key] | None]
+        self, order: dict[int, int], literals: dict[int, _RuleLiterals], keys: dict[int, frozenset[Key] | None]
     ) -> None:
-        # Each EventID list also holds the any-id rules, in load order, so lookup is one step.
-        self.lists_any = _RuleList(self.any_id, literals, keys)
-        for key, rules in self.by_id.items():
-            merged = sorted(rules + self.any_id, key=lambda c: order[id(c[0])])
-            self.lists_by_id[key] = _RuleList(merged, literals, keys)
+        self.order, self.literals, self.keys = order, literals, keys
+        # the lists every event meets are built now; those with EventIDs from conditions on first use
+        self.rule_list(None, ())
+        for event_id in self.by_id:
+            self.rule_list(event_id, ())
+
+    def rule_list(self, event_id: str | None, texts: tuple[str, ...]) -> _RuleList:
+        """The rules for an event: ``event_id`` selects by log source (None: any), ``texts`` are the
+        event's EventID texts that some condition names."""
+        lists = self.lists.get((event_id, texts))
+        if lists is None:
+            rules = self.any_id if event_id is None else self.by_id[event_id] + self.any_id
+            merged = {id(c[0]): c for c in rules}
+            for text in texts:
+                merged.update((id(c[0]), c) for c in self.by_text[text])
+            ordered = sorted(merged.values(), key=lambda c: self.order[id(c[0])])
+            lists = self.lists[(event_id, texts)] = _RuleList(ordered, self.literals, self.keys)
+        return lists
 
 
 class RuleIndex:
@@ -161,7 +186,10 @@ class RuleIndex:
                 self.unsupported.append((rule, reason))
                 log.warning("rule %s (%s) cannot run: %s", rule.id, rule.path, reason)
                 continue
-            compiled.append((rule, pred, necessary_literals(rule), necessary_keys(rule)))
+            keys = necessary_keys(rule)
+            besides = necessary_literals(rule, keys) if keys else None
+            id_texts = necessary_texts(rule, _EVENT_ID)
+            compiled.append((rule, pred, necessary_literals(rule), keys, id_texts, besides))
         self._build(compiled)
 
     @classmethod
@@ -185,17 +213,20 @@ class RuleIndex:
         self._compiled = compiled
         self.rules: list[SigmaRule] = [entry[0] for entry in compiled]
         self._by_dataset: dict[str, _DatasetRules] = {}
-        for rule, pred, _, _ in compiled:
+        for rule, pred, _, _, id_texts, _ in compiled:
             for dataset in rule.datasets:
                 bucket = self._by_dataset.setdefault(dataset, _DatasetRules())
                 if rule.event_ids:
                     for event_id in rule.event_ids:
                         bucket.by_id.setdefault(str(event_id), []).append((rule, pred))
+                elif id_texts:
+                    for text in id_texts:
+                        bucket.by_text.setdefault(text, []).append((rule, pred))
                 else:
                     bucket.any_id.append((rule, pred))
         order = {id(rule): i for i, rule in enumerate(self.rules)}
-        literals = {id(rule): lits for rule, _, lits, _ in compiled}
-        keys = {id(rule): rule_keys for rule, _, _, rule_keys in compiled}
+        literals = {id(entry[0]): (entry[2], entry[5]) for entry in compiled}
+        keys = {id(entry[0]): entry[3] for entry in compiled}
         for bucket in self._by_dataset.values():
             bucket.finish(order, literals, keys)
 
@@ -203,45 +234,36 @@ class RuleIndex:
     def datasets(self) -> tuple[str, ...]:
         return tuple(sorted(self._by_dataset))
 
-    def _lists(self, event: Event) -> _RuleList | None:
+    def _lists(self, event: Event, values: FieldValues) -> _RuleList | None:
         bucket = self._by_dataset.get(event.dataset)
         if bucket is None:
             return None
-        if not bucket.lists_by_id:
-            return bucket.lists_any
-        winlog = event.doc.get("winlog")
-        event_id = winlog.get("event_id") if isinstance(winlog, dict) else None
-        if event_id is None:
-            return bucket.lists_any
-        return bucket.lists_by_id.get(str(event_id), bucket.lists_any)
+        event_id: str | None = None
+        if bucket.by_id:
+            winlog = event.doc.get("winlog")
+            raw_id = winlog.get("event_id") if isinstance(winlog, dict) else None
+            if raw_id is not None and str(raw_id) in bucket.by_id:
+                event_id = str(raw_id)
+        texts: tuple[str, ...] = ()
+        if bucket.by_text:
+            by_text = bucket.by_text
+            texts = tuple([t for t in values[_EVENT_ID] if t in by_text])
+        lists = bucket.lists.get((event_id, texts))
+        return bucket.rule_list(event_id, texts) if lists is None else lists
 
     def candidates(self, event: Event) -> list[SigmaRule]:
         """Rules that apply to the event's dataset (and Windows EventID), before the prefilter."""
-        lists = self._lists(event)
+        lists = self._lists(event, FieldValues(event.doc))
         return [rule for rule, _ in lists.items] if lists is not None else []
 
     def match(self, events: Sequence[Event]) -> Iterator[tuple[SigmaRule, Event]]:
         """(rule, event) for every rule an event matches, events in order, rules in load order."""
         lookup = self._lists
         for event in events:
-            lists = lookup(event)
+            values = FieldValues(event.doc)
+            lists = lookup(event, values)
             if lists is None or not lists.items:
                 continue
-            values = FieldValues(event.doc)
-            if lists.keys:
-                for rule in lists.matching(values):
+            for rule, pred in lists.tried(values):
+                if pred(values):
                     yield rule, event
-                continue
-            # No keyed rules (most Linux lists): the gates inline, without a generator per event.
-            gate = lists.gate
-            if gate is None or not gate.open(values):
-                for rule, pred in lists.ungated:
-                    if pred(values):
-                        yield rule, event
-                continue
-            for segment_gate, items in lists.segments:
-                if segment_gate is not None and not segment_gate.open(values):
-                    continue
-                for rule, pred in items:
-                    if pred(values):
-                        yield rule, event

@@ -52,7 +52,7 @@ from sigma.types import (
 
 from sentinel.detect.ecs_pipeline import KEYWORD_FIELDS
 from sentinel.detect.field_values import FieldValues
-from sentinel.detect.prefilter import trie_regex
+from sentinel.detect.prefilter import INDEXED_FIELDS, trie_regex
 from sentinel.detect.sigma_rules import SigmaRule
 from sentinel.errors import RuleError
 
@@ -302,6 +302,15 @@ def _and(preds: list[Predicate]) -> Predicate:
     return all_of
 
 
+def _indexed_only(node: Any) -> bool:
+    """True for a test only of fields the rule index decides (dataset, channel, EventID)."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return node.field in INDEXED_FIELDS
+    if isinstance(node, (ConditionAND, ConditionOR)):
+        return all(_indexed_only(arg) for arg in node.args)
+    return False
+
+
 def _compile_node(node: Any) -> Predicate:
     if isinstance(node, ConditionOR):
         # Group consecutive leaves on the same field (a value list) into one merged test.
@@ -314,7 +323,11 @@ def _compile_node(node: Any) -> Predicate:
                 rest.append(_compile_node(arg))
         return _or([_leaf_group(f, vs) for f, vs in groups.items()] + rest)
     if isinstance(node, ConditionAND):
-        return _and([_compile_node(arg) for arg in node.args])
+        # The log-source tests (channel, EventID) go last: the rule index already chose the rule by
+        # them, so they rarely fail, while the rule's own selection usually does. Tests have no side
+        # effects, so the order changes the cost, never the result.
+        args = sorted(node.args, key=_indexed_only)
+        return _and([_compile_node(arg) for arg in args])
     if isinstance(node, ConditionNOT):
         inner = _compile_node(node.args[0])
         return lambda values: not inner(values)

@@ -1,16 +1,16 @@
 """Cheap necessary-literal prefilter: skip many rules at once when an event cannot match them.
 
 For a rule, :func:`necessary_literals` finds (field, text) pairs such that whenever the rule
-matches an event, at least one of the texts occurs (caselessly) in that field. A :class:`Gate`
-joins the pairs of many rules into one regex search per field; when no text occurs anywhere,
-none of those rules can match and the matcher skips them all. Most events hit no literal of
-most rules, so an event costs a couple of searches instead of one test per rule.
+matches an event, at least one of the texts occurs (caselessly) in that field. A
+:class:`LiteralIndex` joins the pairs of many rules into one regex scan per field and tells which
+rules' texts occur; the matcher skips every other rule that needs a literal. Most events hit no
+literal of most rules, so an event costs a couple of searches instead of one test per rule.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sigma.conditions import (
@@ -20,7 +20,7 @@ from sigma.conditions import (
     ConditionOR,
 )
 from sigma.exceptions import SigmaError
-from sigma.types import SigmaExpansion, SigmaString, SigmaType, SpecialChars
+from sigma.types import SigmaCasedString, SigmaExpansion, SigmaNumber, SigmaString, SigmaType, SpecialChars
 
 from sentinel.detect.ecs_pipeline import KEYWORD_FIELDS
 from sentinel.detect.sigma_rules import SigmaRule
@@ -29,6 +29,9 @@ Literals = dict[str, set[str]]  # field → texts, at least one of which must oc
 # (field, kind, text): kind "eq" = the field's whole value is text; "\\" or "/" = the value's last
 # path component (after that separator) is text. Lowercased.
 Key = tuple[str, str, str]
+_Search = Callable[..., "re.Match[str] | None"]  # a compiled pattern's search
+# LiteralIndex's search of one field: fields, tail search, full search, tail offset, hits, stat
+_Test = tuple[tuple[str, ...], _Search, _Search, int, dict[str, tuple[int, ...]], list[int]]
 SEPARATORS = ("\\", "/")
 MIN_LENGTH = 3  # shorter texts occur everywhere and would keep the gate open
 # Fields the rule index already decides (dataset, channel, EventID): their texts occur in every
@@ -47,7 +50,10 @@ def _value_literals(field: str, value: SigmaType) -> Literals | None:
     if not parts:
         return None
     longest = max(parts, key=len).lower()  # lowered: a cased text also occurs in the lowered value
-    return {field: {longest}} if len(longest) >= MIN_LENGTH else None
+    if len(longest) >= MIN_LENGTH:
+        return {field: {longest}}
+    # a short text that is not ASCII (the right-to-left override U+202E) is rare in logs all the same
+    return {field: {longest}} if not longest.isascii() and not isinstance(value, SigmaCasedString) else None
 
 
 def _union(sets: Iterable[Literals | None]) -> Literals | None:
@@ -66,26 +72,34 @@ def _strength(s: Literals) -> tuple[int, int]:
     return (min(len(t) for t in texts), -len(texts))
 
 
-def _node_literals(node: Any) -> Literals | None:
+def _node_literals(node: Any, besides: frozenset[Key]) -> Literals | None:
     if isinstance(node, ConditionFieldEqualsValueExpression):
         return _value_literals(node.field, node.value)
     if isinstance(node, ConditionOR):
-        return _union(_node_literals(a) for a in node.args)
+        return _union(_node_literals(a, besides) for a in node.args)
     if isinstance(node, ConditionAND):
-        candidates = [s for s in (_node_literals(a) for a in node.args) if s]
-        return max(candidates, key=_strength) if candidates else None
+        pairs = [(a, s) for a in node.args if (s := _node_literals(a, besides))]
+        if besides:  # a branch other than the one the keys test says more (``wmic.exe`` and `` group``)
+            others = [(a, s) for a, s in pairs if not (keys := _node_keys(a)) or not keys <= besides]
+            pairs = others or pairs
+        return max((s for _, s in pairs), key=_strength) if pairs else None
     if isinstance(node, ConditionNOT):
         return None
     return None
 
 
-def necessary_literals(rule: SigmaRule) -> Literals | None:
-    """(field → texts) one of which occurs whenever the rule matches; None when there is none."""
+def necessary_literals(rule: SigmaRule, besides: frozenset[Key] | None = None) -> Literals | None:
+    """(field → texts) one of which occurs whenever the rule matches; None when there is none.
+
+    ``besides``: the rule's necessary keys, tested anyway; literals from another branch of an AND
+    are preferred, so that both tests together skip more events than either alone.
+    """
     try:
         trees = [c.parsed for c in rule.processed.detection.parsed_condition]
     except SigmaError:
         return None
-    return _union(_node_literals(t) for t in trees if t is not None) if trees else None
+    avoid = besides or frozenset()
+    return _union(_node_literals(t, avoid) for t in trees if t is not None) if trees else None
 
 
 # -- exact keys --------------------------------------------------------------------------------
@@ -142,6 +156,61 @@ def necessary_keys(rule: SigmaRule) -> frozenset[Key] | None:
         return None
     keys = _all_keys(_node_keys(t) for t in trees)
     return frozenset(keys) if keys else None
+
+
+# -- exact texts of one field ------------------------------------------------------------------
+# Windows rules of a service log source (security, system) name their EventIDs in the condition
+# (``EventID: 4625``), not in the log source; the rule index files such rules under those IDs.
+
+
+def _leaf_texts(value: SigmaType) -> set[str] | None:
+    """The texts a field equals for this value, as the predicate compares them (``predicates``)."""
+    if isinstance(value, SigmaExpansion):
+        return _all_texts([_leaf_texts(v) for v in value.values])
+    if isinstance(value, SigmaNumber):
+        return {str(value.number)}  # the predicate tests ``str(number) in values[field]``
+    if isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString):
+        if all(isinstance(p, str) for p in value.s):
+            text = "".join(str(p) for p in value.s)
+            if text.isascii() and text.isdigit():  # digits: the same lowered or not
+                return {text}
+    return None
+
+
+def _all_texts(sets: Iterable[set[str] | None]) -> set[str] | None:
+    merged: set[str] = set()
+    for s in sets:
+        if s is None:
+            return None
+        merged |= s
+    return merged
+
+
+def _node_texts(node: Any, field: str) -> set[str] | None:
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return _leaf_texts(node.value) if node.field == field else None
+    if isinstance(node, ConditionOR):
+        return _all_texts(_node_texts(a, field) for a in node.args)
+    if isinstance(node, ConditionAND):
+        candidates = [t for t in (_node_texts(a, field) for a in node.args) if t]
+        return min(candidates, key=len) if candidates else None
+    return None  # NOT, keywords, anything else: no text
+
+
+def necessary_texts(rule: SigmaRule, field: str) -> frozenset[str] | None:
+    """Texts one of which the field's value (as text) equals whenever the rule matches; None if none.
+
+    Only whole numbers and digit strings: their text is the same lowered or not, and the rule
+    index compares it with the event's value as the predicate reads it.
+    """
+    try:
+        trees = [c.parsed for c in rule.processed.detection.parsed_condition]
+    except SigmaError:
+        return None
+    if not trees or any(t is None for t in trees):
+        return None
+    texts = _all_texts(_node_texts(t, field) for t in trees)
+    return frozenset(texts) if texts else None
 
 
 class KeyIndex:
@@ -211,7 +280,7 @@ def _anchored(text: str) -> str:
 
     Python's regex search skips the positions where no alternative can start; texts that start
     with rare characters leave it fewer places to try. A piece of a necessary text is itself
-    necessary, so a gate of tails opens whenever one of whole texts would (a little more often).
+    necessary, so a tail is found whenever its whole text occurs (and a little more often).
     """
     if len(text) <= MIN_LENGTH:
         return text
@@ -219,49 +288,96 @@ def _anchored(text: str) -> str:
     return text[start:]
 
 
-class Gate:
-    """One search per field over the union of many rules' necessary literals.
+_PROBE = 512  # values a field's search sees between two choices of whether its tail search pays
 
-    Fields with the same texts share one search, and so do ``message`` and ``event.original``
-    (keyword rules look in both) with the union of their texts: a search that also finds the
-    other field's texts can only open the gate more often, never shut it wrongly. A value that
-    occurs inside another value of the same search is not searched itself: any text it holds
-    occurs in the longer one too. A syslog message is the tail of its original line, so such an
-    event costs one search, not two.
+
+class LiteralIndex:
+    """Which rules' necessary literals occur in an event: one scan per field, however many rules.
+
+    The texts of one field join in one regex factored on prefixes (``trie_regex``). At any position
+    it matches the one shortest text that starts there, so searching again from one past each hit
+    finds every position where some text starts, overlaps included. A hit marks every rule that
+    has a text starting with the text found: a rule is never missed when its text occurs, and is
+    rarely marked when it does not.
+
+    Where most values hold none of the texts (syslog messages), a first search for the texts' rare
+    tails (``_anchored``) says so faster: the regex engine skips the positions where no tail can
+    start. When a tail occurs, the full scan starts where the leftmost text holding it could. Where
+    most values do hold a text (image names), that first search is wasted: each field counts how
+    often it finds something and, every ``_PROBE`` values, keeps the tail search only while it
+    finds something in under half of them. The choice changes the cost, never the result.
+
+    ``message`` and ``event.original`` (keyword rules look in both) share one search with the union
+    of their texts and rules: a syslog message is the tail of its original line, so such an event
+    costs one scan, not two. A value that occurs inside the other is not searched itself.
     """
 
     __slots__ = ("tests",)
 
-    def __init__(self, literal_sets: Iterable[Literals], *, anchored: bool = False) -> None:
-        """``anchored``: search for the texts' rare tails (``_anchored``), for a gate before other gates."""
-        merged: Literals = {}
-        for s in literal_sets:
-            for field, texts in s.items():
-                merged.setdefault(field, set()).update(map(_anchored, texts) if anchored else texts)
-        keyword = set().union(*(texts for field, texts in merged.items() if field in KEYWORD_FIELDS))
-        by_texts: dict[frozenset[str], list[str]] = {}
-        for field, texts in merged.items():
-            by_texts.setdefault(frozenset(keyword if field in KEYWORD_FIELDS else texts), []).append(field)
-        self.tests = tuple(
-            (tuple(fields), re.compile(trie_regex(texts), re.DOTALL).search) for texts, fields in by_texts.items()
-        )
-
-    def open(self, values: Mapping[str, tuple[str, ...]]) -> bool:
-        """True when some literal occurs, so the gated rules must be tried."""
-        for fields, search in self.tests:
-            if len(fields) == 1:
-                for v in values[fields[0]]:
-                    if search(v) is not None:
-                        return True
+    def __init__(self, literal_sets: Iterable[tuple[int, Literals]]) -> None:
+        by_field: dict[str, dict[str, set[int]]] = {}
+        for position, literals in literal_sets:
+            for field, texts in literals.items():
+                table = by_field.setdefault("" if field in KEYWORD_FIELDS else field, {})
+                for text in texts:
+                    table.setdefault(text, set()).add(position)
+        tests = []
+        for group, table in by_field.items():
+            if not table:
                 continue
-            texts = [v for field in fields for v in values[field]]
-            if len(texts) == 2:
-                a, b = texts
-                if a in b:
-                    texts = [b]
-                elif b in a:
-                    texts = [a]
+            fields = tuple(sorted(KEYWORD_FIELDS)) if group == "" else (group,)
+            tails = {text: _anchored(text) for text in table}
+            back = max(len(text) - len(tail) for text, tail in tails.items())  # a tail's offset in its text
+            quick = re.compile(trie_regex(set(tails.values())), re.DOTALL).search
+            search = re.compile(trie_regex(table), re.DOTALL).search
+            # stat: [values searched, values where something was found, use the tail search]
+            tests.append((fields, quick, search, back, _by_shortest(table), [0, 0, 1]))
+        self.tests: tuple[_Test, ...] = tuple(tests)
+
+    def hits(self, values: Mapping[str, tuple[str, ...]]) -> set[int]:
+        """Positions of the rules one of whose texts may occur in the event (lowered values)."""
+        found: set[int] = set()
+        for fields, quick, search, back, table, stat in self.tests:
+            if len(fields) == 1:
+                texts = values[fields[0]]
+            else:
+                texts = ()
+                for field in fields:
+                    texts += values[field]
+                if len(texts) == 2:
+                    a, b = texts
+                    if a in b:
+                        texts = (b,)
+                    elif b in a:
+                        texts = (a,)
             for v in texts:
-                if search(v) is not None:
-                    return True
-        return False
+                if stat[2]:
+                    m = quick(v)
+                    if m is None:
+                        stat[0] += 1
+                        continue
+                    start = m.start() - back
+                    m = search(v, start if start > 0 else 0)
+                    stat[1] += 1  # the tail search found something (the first search was spent)
+                else:
+                    m = search(v)
+                    if m is not None:
+                        stat[1] += 1
+                stat[0] += 1
+                while m is not None:
+                    found.update(table[m.group()])
+                    m = search(v, m.start() + 1)
+            if stat[0] >= _PROBE:
+                stat[:] = [0, 0, int(stat[1] * 2 < stat[0])]
+        return found
+
+
+def _by_shortest(table: dict[str, set[int]]) -> dict[str, tuple[int, ...]]:
+    """Text → positions, keyed by the shortest text of ``table`` that each text starts with: what
+    ``trie_regex`` reports when the longer text occurs."""
+    shortest = {t for t in table if not any(t[:n] in table for n in range(1, len(t)))}
+    merged: dict[str, set[int]] = {}
+    for text, positions in table.items():
+        head = next(text[:n] for n in range(1, len(text) + 1) if text[:n] in shortest)
+        merged.setdefault(head, set()).update(positions)
+    return {text: tuple(sorted(positions)) for text, positions in merged.items()}

@@ -344,3 +344,54 @@ def test_combined_index_matches_like_its_parts_and_keeps_each_rule_once() -> Non
     assert combined.rules == [a, b]
     event = _event("test.data", {"user": {"name": "root"}, "message": "Failed password"}, 1)
     assert [r.id for r, _ in combined.match([event])] == [a.id, b.id]
+
+
+def _security_rule(detection: str, num: int) -> SigmaRule:
+    header = HEADER.replace("product: sentinel\n    service: {dataset}", "product: windows\n    service: security")
+    return make_rule(detection, num=num, header=header)
+
+
+def test_rules_naming_event_ids_in_their_condition_are_tried_only_for_those_ids() -> None:
+    rules = [
+        _security_rule("  sel:\n    EventID: 4625\n  condition: sel", 1),
+        _security_rule("  sel:\n    EventID:\n      - 4624\n      - '4625'\n  condition: sel", 2),
+        _security_rule("  sel:\n    TargetUserName: admin\n  condition: sel", 3),  # any EventID
+        _security_rule("  sel:\n    EventID: 4625\n  condition: not sel", 4),  # no necessary ID
+    ]
+    index = RuleIndex(rules)
+    ids: list[Any] = [4625, "4625", 4624, 4634, None, 4625.0, [4624, 1], "x"]
+    winlog: dict[str, Any] = {"channel": "Security", "event_data": {"TargetUserName": "admin"}}
+    events = [
+        _event("windows.security", {"winlog": winlog if i is None else {**winlog, "event_id": i}}, n)
+        for n, i in enumerate(ids)
+    ]
+    got = [(r.id[-1], e.id) for r, e in index.match(events)]
+    expected = [(r.id[-1], e.id) for e in events for r in rules if compile_predicate(r)(e.doc)]
+    assert got == expected
+    assert ("1", "e5") in got and ("2", "e6") in got  # a float or a list ID is read as the predicate reads it
+    assert [r.id[-1] for r in index.candidates(events[3])] == ["3", "4"]  # 4634: neither ID rule
+    assert [r.id[-1] for r in index.candidates(events[2])] == ["2", "3", "4"]
+
+
+def test_index_tries_only_rules_whose_keys_and_literals_the_event_has() -> None:
+    from sentinel.detect.field_values import FieldValues
+
+    rules = [
+        _sysmon_rule(
+            "  sel:\n    Image|endswith: '\\wmic.exe'\n    CommandLine|contains: shadowcopy\n  condition: sel", 0
+        ),
+        _sysmon_rule(
+            "  sel:\n    Image|endswith: '\\wmic.exe'\n    CommandLine|contains: useraccount\n  condition: sel", 1
+        ),
+        _sysmon_rule("  sel:\n    CommandLine|contains: 'whoami'\n  condition: sel", 2),
+        _sysmon_rule("  sel:\n    User: SYSTEM\n  condition: not sel", 3),
+    ]
+    index = RuleIndex(rules)
+    doc = {"Image": "C:\\Windows\\wbem\\WMIC.exe", "CommandLine": "wmic shadowcopy delete", "User": "SYSTEM"}
+    winlog = {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1, "event_data": doc}
+    event = _event("windows.sysmon_operational", {"winlog": winlog}, 1)
+    values = FieldValues(event.doc)
+    lists = index._lists(event, values)
+    assert lists is not None
+    assert [r.id[-1] for r, _ in lists.tried(values)] == ["0", "3"]  # key and literal; no need
+    assert [r.id[-1] for r, _ in index.match([event])] == ["0"]
