@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sigma.conditions import (
     ConditionAND,
@@ -24,6 +24,8 @@ from sigma.types import SigmaCasedString, SigmaExpansion, SigmaNumber, SigmaStri
 
 from sentinel.detect.ecs_pipeline import KEYWORD_FIELDS
 from sentinel.detect.sigma_rules import SigmaRule
+
+_T = TypeVar("_T")
 
 Literals = dict[str, set[str]]  # field → texts, at least one of which must occur
 # (field, kind, text): kind "eq" = the field's whole value is text; "\\" or "/" = the value's last
@@ -111,7 +113,7 @@ def necessary_literals(rule: SigmaRule, besides: frozenset[Key] | None = None) -
 
 def _value_keys(field: str, value: SigmaType) -> set[Key] | None:
     if isinstance(value, SigmaExpansion):
-        return _all_keys([_value_keys(field, v) for v in value.values])
+        return _union_or_none([_value_keys(field, v) for v in value.values])
     if not isinstance(value, SigmaString):
         return None
     parts = list(value.s)
@@ -126,8 +128,9 @@ def _value_keys(field: str, value: SigmaType) -> set[Key] | None:
     return None
 
 
-def _all_keys(sets: Iterable[set[Key] | None]) -> set[Key] | None:
-    merged: set[Key] = set()
+def _union_or_none(sets: Iterable[set[_T] | None]) -> set[_T] | None:
+    """The union of ``sets``, or None when any is None (one branch with no key or text: none for the rule)."""
+    merged: set[_T] = set()
     for s in sets:
         if s is None:
             return None
@@ -139,7 +142,7 @@ def _node_keys(node: Any) -> set[Key] | None:
     if isinstance(node, ConditionFieldEqualsValueExpression):
         return None if node.field in INDEXED_FIELDS else _value_keys(node.field, node.value)
     if isinstance(node, ConditionOR):
-        return _all_keys(_node_keys(a) for a in node.args)
+        return _union_or_none(_node_keys(a) for a in node.args)
     if isinstance(node, ConditionAND):
         candidates = [k for k in (_node_keys(a) for a in node.args) if k]
         return min(candidates, key=len) if candidates else None
@@ -154,7 +157,7 @@ def necessary_keys(rule: SigmaRule) -> frozenset[Key] | None:
         return None
     if not trees or any(t is None for t in trees):
         return None
-    keys = _all_keys(_node_keys(t) for t in trees)
+    keys = _union_or_none(_node_keys(t) for t in trees)
     return frozenset(keys) if keys else None
 
 
@@ -166,7 +169,7 @@ def necessary_keys(rule: SigmaRule) -> frozenset[Key] | None:
 def _leaf_texts(value: SigmaType) -> set[str] | None:
     """The texts a field equals for this value, as the predicate compares them (``predicates``)."""
     if isinstance(value, SigmaExpansion):
-        return _all_texts([_leaf_texts(v) for v in value.values])
+        return _union_or_none([_leaf_texts(v) for v in value.values])
     if isinstance(value, SigmaNumber):
         return {str(value.number)}  # the predicate tests ``str(number) in values[field]``
     if isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString):
@@ -177,20 +180,11 @@ def _leaf_texts(value: SigmaType) -> set[str] | None:
     return None
 
 
-def _all_texts(sets: Iterable[set[str] | None]) -> set[str] | None:
-    merged: set[str] = set()
-    for s in sets:
-        if s is None:
-            return None
-        merged |= s
-    return merged
-
-
 def _node_texts(node: Any, field: str) -> set[str] | None:
     if isinstance(node, ConditionFieldEqualsValueExpression):
         return _leaf_texts(node.value) if node.field == field else None
     if isinstance(node, ConditionOR):
-        return _all_texts(_node_texts(a, field) for a in node.args)
+        return _union_or_none(_node_texts(a, field) for a in node.args)
     if isinstance(node, ConditionAND):
         candidates = [t for t in (_node_texts(a, field) for a in node.args) if t]
         return min(candidates, key=len) if candidates else None
@@ -209,7 +203,7 @@ def necessary_texts(rule: SigmaRule, field: str) -> frozenset[str] | None:
         return None
     if not trees or any(t is None for t in trees):
         return None
-    texts = _all_texts(_node_texts(t, field) for t in trees)
+    texts = _union_or_none(_node_texts(t, field) for t in trees)
     return frozenset(texts) if texts else None
 
 
