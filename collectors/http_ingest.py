@@ -1,4 +1,4 @@
-"""``POST /api/v1/ingest``: logs and events as JSON over HTTP, stored before the answer.
+"""Logs and events posted as JSON (`POST /api/v1/ingest`, routed by `sentinel.web`), stored before the answer.
 
 A request body is one JSON value, an array of them, or newline-delimited JSON. Each record is:
 
@@ -20,20 +20,19 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from collectors.dead_letters import dead_letter_document
 from collectors.normalize import Normalizer
 from collectors.records import RawRecord
 from collectors.windows.event_json import event_from_json
-from sentinel.api.deps import CurrentPrincipal, InventoryDep, StoreDep
 from sentinel.auth import Principal
 from sentinel.errors import ConflictError, ParseError, SentinelError, TooLargeError
 from sentinel.events import Event, set_field
+from sentinel.inventory import Inventory
+from sentinel.store.base import Store
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_RECORDS = 10_000
@@ -66,14 +65,6 @@ def _records(body: bytes) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _normalizer(request: Request, inventory: InventoryDep) -> Normalizer:
-    normalizer = getattr(request.app.state, "http_normalizer", None)
-    if normalizer is None:
-        normalizer = Normalizer(inventory, default_timezone=request.app.state.settings.timezone)
-        request.app.state.http_normalizer = normalizer
-    return normalizer  # type: ignore[no-any-return]
-
-
 def _confine(event: Event, principal: Principal) -> None:
     """An institution's token cannot write another institution's events."""
     if principal.institution_id is None or event.organization_id == principal.institution_id:
@@ -85,18 +76,15 @@ def _confine(event: Event, principal: Principal) -> None:
         log.warning("ingest by %s: event %s attributed to %s re-tagged", principal.name, event.id, claimed)
 
 
-@router.post("/ingest", response_model=IngestResult)
-async def ingest(
-    request: Request, principal: CurrentPrincipal, store: StoreDep, inventory: InventoryDep
+def ingest(
+    body: bytes, *, principal: Principal, store: Store, inventory: Inventory, normalizer: Normalizer, peer: str | None
 ) -> IngestResult:
-    body = await request.body()
+    """Normalise and store one request body; refused records become dead letters."""
     if len(body) > MAX_BODY_BYTES:
         raise TooLargeError(f"request body over {MAX_BODY_BYTES} bytes; send smaller batches")
     records = _records(body)
     if len(records) > MAX_RECORDS:
         raise TooLargeError(f"{len(records)} records in one request; at most {MAX_RECORDS}")
-    peer = request.client.host if request.client else None
-    normalizer = _normalizer(request, inventory)
     now = time.time()
     events: list[Event] = []
     refused: list[tuple[int, RawRecord, str]] = []

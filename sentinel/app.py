@@ -9,20 +9,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from collectors import http_ingest
-from dashboards.web import incidents as incident_pages
-from dashboards.web import pages
-from playbooks import api as playbooks_api
 from sentinel import __version__
-from sentinel.api import ack as ack_api
-from sentinel.api import events as events_api
-from sentinel.api import incidents as incidents_api
-from sentinel.api import status as status_api
-from sentinel.api.deps import CurrentPrincipal
-from sentinel.api.errors import install_error_handlers
 from sentinel.config import Settings
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
+from sentinel.web.api import approvals as playbooks_api
+from sentinel.web.api import events as events_api
+from sentinel.web.api import incidents as incidents_api
+from sentinel.web.api import ingest as ingest_api
+from sentinel.web.api import status as status_api
+from sentinel.web.deps import CurrentPrincipal
+from sentinel.web.errors import install_error_handlers
+from sentinel.web.pages import ack as ack_api
+from sentinel.web.pages import incidents as incident_pages
+from sentinel.web.pages import overview as pages
 
 
 def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> FastAPI:
@@ -56,7 +56,7 @@ def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> Fas
         app.include_router(incidents_router)
     app.include_router(ack_api.router)
     app.include_router(playbooks_api.router)
-    app.include_router(http_ingest.router)
+    app.include_router(ingest_api.router)
     pages.install(app)
     incident_pages.install(app)
     return app

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentinel.api.deps import CurrentPrincipal, StoreDep
 from sentinel.auth import PermissionDenied, Principal, Role
 from sentinel.config import Settings
 from sentinel.errors import SentinelError
@@ -22,6 +21,7 @@ from sentinel.incidents.alerts_view import list_alerts
 from sentinel.incidents.model import AuditEntry, Incident, IncidentState, Severity
 from sentinel.incidents.service import IncidentService
 from sentinel.store.base import Store
+from sentinel.web.deps import CurrentPrincipal, StoreDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 alerts_router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sentinel.api.deps import CurrentPrincipal, StoreDep
 from sentinel.status import build_status
+from sentinel.web.deps import CurrentPrincipal, StoreDep
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 

@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dashboards.web.pages import CSRF_COOKIE, principal_of, render
-from sentinel.api.incidents import actor_of
 from sentinel.auth import Principal
 from sentinel.errors import NotFoundError, SentinelError
 from sentinel.incidents.model import IncidentState
 from sentinel.incidents.service import IncidentService
+from sentinel.web.api.incidents import actor_of
+from sentinel.web.pages.overview import CSRF_COOKIE, principal_of, render
 
 
 def _service(request: Request) -> IncidentService:

@@ -10,7 +10,6 @@ import dataclasses
 import hmac
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import FastAPI, Form, Request
@@ -18,15 +17,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from sentinel.api.deps import SESSION_COOKIE
+from dashboards import STATIC_DIR, TEMPLATES_DIR
 from sentinel.auth import AuthError, Principal, authenticate
 from sentinel.durations import parse_duration
 from sentinel.search_query import parse_search
 from sentinel.status import build_status
+from sentinel.web.deps import SESSION_COOKIE
 
-HERE = Path(__file__).parent
 CSRF_COOKIE = "sentinel_csrf"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
 def principal_of(request: Request) -> Principal | None:
@@ -48,7 +47,7 @@ def render(request: Request, name: str, context: dict[str, object], status_code:
 
 
 def install(app: FastAPI) -> None:
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(request: Request) -> Response:

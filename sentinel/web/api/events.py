@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from sentinel.api.deps import CurrentPrincipal, InventoryDep, StoreDep
 from sentinel.auth import Principal
 from sentinel.durations import parse_duration
 from sentinel.errors import SentinelError
 from sentinel.inventory import Inventory
 from sentinel.search_query import parse_search
 from sentinel.store.base import EventQuery, Scope
+from sentinel.web.deps import CurrentPrincipal, InventoryDep, StoreDep
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

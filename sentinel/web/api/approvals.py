@@ -14,10 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from playbooks.wiring import Response, build_response
-from sentinel.api.deps import CurrentPrincipal, InventoryDep, StoreDep
-from sentinel.api.incidents import actor_of, require_soc
 from sentinel.errors import NotFoundError
 from sentinel.store.base import Scope
+from sentinel.web.api.incidents import actor_of, require_soc
+from sentinel.web.deps import CurrentPrincipal, InventoryDep, StoreDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["playbooks"])
 _build_lock = threading.Lock()
