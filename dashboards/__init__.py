@@ -4,3 +4,4 @@ from pathlib import Path
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
+I18N_DIR = Path(__file__).parent / "i18n"

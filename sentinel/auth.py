@@ -91,6 +91,9 @@ def authenticate(store: Store, token: str) -> Principal:
 
 
 def revoke_tokens(store: Store, name: str) -> int:
+    """Revoke every token of that name and end the browser sessions opened with them."""
+    from sentinel.sessions import end_sessions_for_token  # sessions build on this module
+
     revoked = 0
     for doc in store.find_documents("tokens", Scope.everything(), [FieldFilter("name", "eq", name)], limit=1000):
         if not doc.body.get("revoked"):
@@ -102,4 +105,5 @@ def revoke_tokens(store: Store, name: str) -> int:
                 institution_id=doc.institution_id,
             )
             revoked += 1
+        end_sessions_for_token(store, doc.id)
     return revoked

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.scan.schedule import add_scan_jobs
-from playbooks.wiring import add_response_jobs
+from playbooks.wiring import Response, add_response_jobs
 from sentinel.config import Settings
 from sentinel.detect.engine import DetectionEngine
 from sentinel.detect.health import HealthRecorder
-from sentinel.detect.rule_pack import pack_from_settings
+from sentinel.detect.rule_pack import RulePack, pack_from_settings
 from sentinel.detect.scheduler import add_detection_jobs
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
@@ -29,7 +29,14 @@ def apply_retention(store: Store, retention_days: int, now: datetime | None = No
     return removed
 
 
-def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> BackgroundScheduler:
+def build_scheduler(
+    settings: Settings,
+    store: Store,
+    inventory: Inventory,
+    *,
+    pack: RulePack | None = None,
+    response: Response | None = None,
+) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
     scheduler.add_job(
         apply_retention,
@@ -39,7 +46,7 @@ def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> B
         id="retention",
         next_run_time=datetime.now(UTC) + timedelta(minutes=1),
     )
-    pack = pack_from_settings(settings)
+    pack = pack or pack_from_settings(settings)
     for error in pack.errors:
         log.error("rule not loaded: %s", error)
     engine = DetectionEngine(store, pack, settings.detect, inventory, health=HealthRecorder(store))
@@ -50,5 +57,5 @@ def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> B
     scans = add_scan_jobs(scheduler, settings, inventory, store)
     log.info("scanning: %d scheduled scan job(s)", len(scans))
     # The response: playbooks, escalations, SLA breaches, outbox delivery.
-    add_response_jobs(scheduler, settings, store, inventory, pack=pack)
+    add_response_jobs(scheduler, settings, store, inventory, pack=pack, response=response)
     return scheduler

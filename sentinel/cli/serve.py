@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -30,7 +31,9 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from collectors.runtime import CollectorRuntime
+        from playbooks.wiring import build_response
         from sentinel.app import create_app
+        from sentinel.detect.rule_pack import pack_from_settings
         from sentinel.gc_tuning import tune_for_service
         from sentinel.jobs import build_scheduler
 
@@ -38,9 +41,18 @@ def register(app: typer.Typer) -> None:
         settings, inventory, store = state.settings, state.inventory, state.store
         runtime = CollectorRuntime(settings, inventory, store)
         runtime.start()
-        scheduler = build_scheduler(settings, store, inventory)
+        # Built once and shared by the scheduled jobs and the web app.
+        pack = pack_from_settings(settings)
+        response = build_response(settings, store, inventory, pack=pack)
+        scheduler = build_scheduler(settings, store, inventory, pack=pack, response=response)
         scheduler.start()
-        web = create_app(settings, store=store, inventory=inventory)
+        web = create_app(
+            settings,
+            store=store,
+            inventory=inventory,
+            response=response,
+            collector_health=lambda: dataclasses.asdict(runtime.stats()),
+        )
         tune_for_service()  # everything loaded: rules, templates, the app
         server = uvicorn.Server(
             uvicorn.Config(

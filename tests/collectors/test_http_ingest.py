@@ -48,7 +48,9 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient, SqliteStore]]:
 
 
 def post(client: TestClient, token: str, body: bytes) -> dict:  # type: ignore[type-arg]
-    response = client.post("/api/v1/ingest", content=body, headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        "/api/v1/ingest", content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -74,12 +76,16 @@ def test_ndjson_and_bad_bodies(env: tuple[TestClient, SqliteStore]) -> None:
     ndjson = b"\n".join(orjson.dumps({"message": SSHD.replace("101", str(i))}) for i in range(5))
     assert post(client, token, ndjson)["stored"] == 5
     bad = client.post(
-        "/api/v1/ingest", content=b'{"message": "x"}\n{oops', headers={"Authorization": f"Bearer {token}"}
+        "/api/v1/ingest",
+        content=b'{"message": "x"}\n{oops',
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
     )
     assert bad.status_code == 400 and "line 2 is not JSON" in bad.json()["error"]
     assert client.post("/api/v1/ingest", content=b"[]").status_code == 401
     huge = b"[" + b",".join([b'{"message": "x"}'] * 10_001) + b"]"
-    too_many = client.post("/api/v1/ingest", content=huge, headers={"Authorization": f"Bearer {token}"})
+    too_many = client.post(
+        "/api/v1/ingest", content=huge, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
     assert too_many.status_code == 413
 
 

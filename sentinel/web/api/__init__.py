@@ -1,1 +1,1 @@
-"""The JSON API under ``/api/v1`` (one router per resource)."""
+"""The JSON API under ``/api/v1``: one router per resource, listed in ``sentinel.web.routes``."""

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from sentinel.auth import PermissionDenied, Principal, Role
-from sentinel.config import Settings
-from sentinel.errors import SentinelError
-from sentinel.incidents.alerts_view import list_alerts
 from sentinel.incidents.model import AuditEntry, Incident, IncidentState, Severity
-from sentinel.incidents.service import IncidentService
-from sentinel.store.base import Store
-from sentinel.web.deps import CurrentPrincipal, StoreDep
+from sentinel.web.deps import CurrentPrincipal, ServicesDep
+from sentinel.web.queries.alerts import AlertFilter, alert_rows
+from sentinel.web.queries.incidents import IncidentFilter, list_incidents
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 alerts_router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -44,11 +41,6 @@ def actor_of(principal: Principal) -> str:
 def require_soc(principal: Principal, action: str) -> None:
     if principal.role not in SOC_ROLES:
         raise PermissionDenied(f"only SOC analysts and managers may {action}")
-
-
-def _svc(request: Request, store: Store) -> IncidentService:
-    settings: Settings = request.app.state.settings
-    return IncidentService(store, settings)
 
 
 # bodies -------------------------------------------------------------------------------------
@@ -112,50 +104,37 @@ def _page_item(incident: Incident) -> dict[str, Any]:
 
 # incidents ----------------------------------------------------------------------------------
 @router.get("", response_model=IncidentPage)
-def list_incidents(
-    request: Request,
-    principal: CurrentPrincipal,
-    store: StoreDep,
-    state: Annotated[list[IncidentState] | None, Query()] = None,
-    severity: Annotated[Severity | None, Query()] = None,
-    institution: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+def list_(
+    principal: CurrentPrincipal, services: ServicesDep, params: Annotated[IncidentFilter, Query()]
 ) -> IncidentPage:
-    incidents = _svc(request, store).list(
-        principal.scope, state=state, severity=severity, institution=institution, limit=limit
-    )
-    return IncidentPage(incidents=[_page_item(i) for i in incidents])
+    return IncidentPage(incidents=[_page_item(i) for i in list_incidents(services, principal, params)])
 
 
 @router.get("/{incident_id}", response_model=IncidentOut)
-def get_incident(request: Request, incident_id: str, principal: CurrentPrincipal, store: StoreDep) -> IncidentOut:
-    return _out(_svc(request, store).get(incident_id, principal.scope))
+def get_incident(incident_id: str, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
+    return _out(services.incidents.get(incident_id, principal.scope))
 
 
 @router.get("/{incident_id}/audit", response_model=AuditPage)
-def incident_audit(request: Request, incident_id: str, principal: CurrentPrincipal, store: StoreDep) -> AuditPage:
-    entries: list[AuditEntry] = _svc(request, store).audit(incident_id, principal.scope)
+def incident_audit(incident_id: str, principal: CurrentPrincipal, services: ServicesDep) -> AuditPage:
+    entries: list[AuditEntry] = services.incidents.audit(incident_id, principal.scope)
     return AuditPage(entries=[e.model_dump(mode="json") for e in entries])
 
 
 @router.post("/{incident_id}/ack", response_model=IncidentOut)
-def acknowledge(request: Request, incident_id: str, principal: CurrentPrincipal, store: StoreDep) -> IncidentOut:
-    return _out(_svc(request, store).acknowledge(incident_id, actor=actor_of(principal), scope=principal.scope))
+def acknowledge(incident_id: str, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
+    return _out(services.incidents.acknowledge(incident_id, actor=actor_of(principal), scope=principal.scope))
 
 
 @router.post("/{incident_id}/comments", response_model=IncidentOut)
-def comment(
-    request: Request, incident_id: str, body: CommentIn, principal: CurrentPrincipal, store: StoreDep
-) -> IncidentOut:
-    return _out(_svc(request, store).comment(incident_id, body.text, actor=actor_of(principal), scope=principal.scope))
+def comment(incident_id: str, body: CommentIn, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
+    return _out(services.incidents.comment(incident_id, body.text, actor=actor_of(principal), scope=principal.scope))
 
 
 @router.post("/{incident_id}/transition", response_model=IncidentOut)
-def transition(
-    request: Request, incident_id: str, body: TransitionIn, principal: CurrentPrincipal, store: StoreDep
-) -> IncidentOut:
+def transition(incident_id: str, body: TransitionIn, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
     require_soc(principal, "change an incident's state")
-    incident = _svc(request, store).transition(
+    incident = services.incidents.transition(
         incident_id,
         body.state,
         actor=actor_of(principal),
@@ -167,83 +146,52 @@ def transition(
 
 
 @router.post("/{incident_id}/assign", response_model=IncidentOut)
-def assign(
-    request: Request, incident_id: str, body: AssignIn, principal: CurrentPrincipal, store: StoreDep
-) -> IncidentOut:
+def assign(incident_id: str, body: AssignIn, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
     require_soc(principal, "assign incidents")
-    incident = _svc(request, store).assign(
+    incident = services.incidents.assign(
         incident_id, body.assignee, actor=actor_of(principal), scope=principal.scope, expected_version=body.version
     )
     return _out(incident)
 
 
 @router.post("/{incident_id}/severity", response_model=IncidentOut)
-def set_severity(
-    request: Request, incident_id: str, body: SeverityIn, principal: CurrentPrincipal, store: StoreDep
-) -> IncidentOut:
+def set_severity(incident_id: str, body: SeverityIn, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
     require_soc(principal, "change an incident's severity")
-    incident = _svc(request, store).set_severity(
+    incident = services.incidents.set_severity(
         incident_id, body.severity, actor=actor_of(principal), scope=principal.scope, expected_version=body.version
     )
     return _out(incident)
 
 
 @router.post("/{incident_id}/merge", response_model=IncidentPage)
-def merge(
-    request: Request, incident_id: str, body: MergeIn, principal: CurrentPrincipal, store: StoreDep
-) -> IncidentPage:
+def merge(incident_id: str, body: MergeIn, principal: CurrentPrincipal, services: ServicesDep) -> IncidentPage:
     """Merge ``sources`` into this incident; answers the target first, then the sources."""
     require_soc(principal, "merge incidents")
-    target, sources = _svc(request, store).merge(
+    target, sources = services.incidents.merge(
         incident_id, body.sources, actor=actor_of(principal), scope=principal.scope, expected_versions=body.versions
     )
     return IncidentPage(incidents=[_page_item(i) for i in (target, *sources)])
 
 
 @router.delete("/{incident_id}/alerts/{alert_id}", response_model=IncidentOut)
-def detach(
-    request: Request, incident_id: str, alert_id: str, principal: CurrentPrincipal, store: StoreDep
-) -> IncidentOut:
+def detach(incident_id: str, alert_id: str, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
     require_soc(principal, "detach alerts")
     return _out(
-        _svc(request, store).detach_alert(incident_id, alert_id, actor=actor_of(principal), scope=principal.scope)
+        services.incidents.detach_alert(incident_id, alert_id, actor=actor_of(principal), scope=principal.scope)
     )
 
 
 # alerts -------------------------------------------------------------------------------------
 @alerts_router.get("", response_model=AlertPage)
-def alerts(
-    principal: CurrentPrincipal,
-    store: StoreDep,
-    state: Annotated[str | None, Query(pattern="^(open|acknowledged|closed|resolved)$")] = None,
-    severity: Annotated[str | None, Query(max_length=20)] = None,
-    institution: Annotated[str | None, Query(max_length=100)] = None,
-    rule: Annotated[str | None, Query(max_length=200)] = None,
-    unlinked: Annotated[bool, Query(description="Only alerts in no incident.")] = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> AlertPage:
-    try:
-        rows = list_alerts(
-            store,
-            principal.scope,
-            state=state,
-            severity=severity,
-            institution=institution,
-            rule_id=rule,
-            unlinked=unlinked,
-            limit=limit,
-        )
-    except ValueError as exc:
-        raise SentinelError(str(exc)) from None
+def alerts(principal: CurrentPrincipal, services: ServicesDep, params: Annotated[AlertFilter, Query()]) -> AlertPage:
+    rows = alert_rows(services, principal, params)
     return AlertPage(alerts=[{**r.alert.model_dump(mode="json"), "incident_id": r.incident_id} for r in rows])
 
 
 @alerts_router.post("/{alert_id}/attach", response_model=IncidentOut)
-def attach(
-    request: Request, alert_id: str, body: AttachIn, principal: CurrentPrincipal, store: StoreDep
-) -> IncidentOut:
+def attach(alert_id: str, body: AttachIn, principal: CurrentPrincipal, services: ServicesDep) -> IncidentOut:
     require_soc(principal, "attach alerts to incidents")
-    incident = _svc(request, store).attach_alert(
+    incident = services.incidents.attach_alert(
         body.incident_id, alert_id, actor=actor_of(principal), scope=principal.scope
     )
     return _out(incident)

@@ -1,36 +1,41 @@
-"""``POST /api/v1/ingest``: the route; normalising and storing the records is ``collectors.http_ingest``."""
+"""``POST /api/v1/ingest``: the route; normalising and storing the records is ``collectors.http_ingest``.
+
+Only JSON is accepted (``application/json``, ``application/x-ndjson``; anything else is 415), and
+the body is read as a stream under ``MAX_BODY_BYTES`` (``security.body_limit``: 413 past it).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-from collectors.http_ingest import IngestResult
+from collectors.http_ingest import MAX_BODY_BYTES, IngestResult
 from collectors.http_ingest import ingest as ingest_body
-from collectors.normalize import Normalizer
-from sentinel.web.deps import CurrentPrincipal, InventoryDep, StoreDep
+from sentinel.web.deps import CurrentPrincipal, ServicesDep
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
-
-def _normalizer(request: Request, inventory: InventoryDep) -> Normalizer:
-    normalizer = getattr(request.app.state, "http_normalizer", None)
-    if normalizer is None:
-        normalizer = Normalizer(inventory, default_timezone=request.app.state.settings.timezone)
-        request.app.state.http_normalizer = normalizer
-    return normalizer  # type: ignore[no-any-return]
+PATH = "/api/v1/ingest"
+BODY_LIMIT = MAX_BODY_BYTES
+JSON_TYPES = frozenset({"application/json", "application/x-ndjson"})
 
 
-@router.post("/ingest", response_model=IngestResult)
-async def ingest(
-    request: Request, principal: CurrentPrincipal, store: StoreDep, inventory: InventoryDep
-) -> IngestResult:
-    body = await request.body()
+@router.post("/ingest", response_model=IngestResult, responses={413: {}, 415: {}})
+async def ingest(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> IngestResult:
+    """Post logs as JSON: Windows events ``{"Event": ...}`` or log lines ``{"message": "..."}``."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise HTTPException(415, f"send JSON ({', '.join(sorted(JSON_TYPES))}), not {media_type or 'no content type'}")
+    body = await request.body()  # counted as it arrives: 413 past BODY_LIMIT
     peer = request.client.host if request.client else None
-    return ingest_body(
+    # Parsing and the store write block: off the event loop.
+    return await run_in_threadpool(
+        ingest_body,
         body,
         principal=principal,
-        store=store,
-        inventory=inventory,
-        normalizer=_normalizer(request, inventory),
+        store=services.store,
+        inventory=services.inventory,
+        normalizer=services.normalizer,
         peer=peer,
     )

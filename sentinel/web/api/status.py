@@ -1,4 +1,4 @@
-"""``/api/v1/status``: collection health for the caller's scope."""
+"""``/api/v1/status``: collection health for the caller's scope; ``/api/v1/whoami``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sentinel.status import build_status
-from sentinel.web.deps import CurrentPrincipal, StoreDep
+from sentinel.web.deps import CurrentPrincipal, ServicesDep
+from sentinel.web.queries.status import collection_status
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 
 
 @router.get("/status")
-def status(principal: CurrentPrincipal, store: StoreDep) -> dict[str, Any]:
-    return dataclasses.asdict(build_status(store, principal.scope))
+def status(principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
+    return dataclasses.asdict(collection_status(services, principal))
 
 
 @router.get("/whoami")

@@ -20,11 +20,11 @@ from sentinel.config import Settings
 from sentinel.errors import NotFoundError, SentinelError
 from sentinel.incidents.model import COLLECTION as INCIDENTS
 from sentinel.incidents.model import Incident, IncidentState
-from sentinel.incidents.service import IncidentService
 from sentinel.inventory import Inventory
 from sentinel.notify.ack import AckClaim, AckSigner, AckTokenError
 from sentinel.notify.render import Renderer, fill, lookup
 from sentinel.store.base import Scope, Store
+from sentinel.web.services import WebServices
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,8 @@ class _Ctx:
 
 
 def _ctx(request: Request) -> _Ctx:
-    state = request.app.state
-    settings: Settings = state.settings
-    # Built on first use and kept: the secret file is read once per app.
-    if getattr(state, "ack_signer", None) is None:
-        state.ack_signer = AckSigner.from_data_dir(settings.resolved_data_dir())
-    if getattr(state, "notice_renderer", None) is None:
-        state.notice_renderer = Renderer()
-    return _Ctx(settings, state.store, state.inventory, state.ack_signer, state.notice_renderer)
+    services: WebServices = request.app.state.services
+    return _Ctx(services.settings, services.store, services.inventory, services.ack_signer, services.notice_renderer)
 
 
 def _language(ctx: _Ctx, institution_id: str | None) -> str:
@@ -137,7 +131,7 @@ def acknowledge(token: str, request: Request) -> HTMLResponse:
     summary = _summary(ctx, incident, language)
     if incident.institution_acknowledged_at is not None:
         return _page(ctx, 200, language, "ack.done_title", _fill(language, "ack.already"), incident=summary)
-    service = IncidentService(ctx.store, ctx.settings)
+    service = request.app.state.services.incidents
     try:
         service.acknowledge(
             claim.incident_id, actor=f"contact:{claim.contact}", scope=Scope.institution(claim.institution_id)

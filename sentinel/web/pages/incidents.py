@@ -1,90 +1,74 @@
 """Incident pages: the queue and one incident (timeline, comments, audit trail).
 
-Institution users see only their own institution's incidents: every read goes through the
-signed-in user's scope, which the store enforces. Forms carry the CSRF token of ``pages``.
+Every read goes through the signed-in user's scope, which the store enforces: institution users see
+only their own institution's incidents. Forms carry the session's CSRF token (checked in ``deps``).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
-from sentinel.auth import Principal
 from sentinel.errors import NotFoundError, SentinelError
-from sentinel.incidents.model import IncidentState
-from sentinel.incidents.service import IncidentService
 from sentinel.web.api.incidents import actor_of
-from sentinel.web.pages.overview import CSRF_COOKIE, principal_of, render
+from sentinel.web.deps import CurrentPrincipal, ServicesDep
+from sentinel.web.queries.incidents import IncidentFilter, incident_detail, list_incidents
+from sentinel.web.render import render
+
+router = APIRouter()
+PAGE_ROWS = 200
 
 
-def _service(request: Request) -> IncidentService:
-    return IncidentService(request.app.state.store, request.app.state.settings)
+@router.get("/incidents")
+def incident_list(
+    request: Request, principal: CurrentPrincipal, services: ServicesDep, params: Annotated[IncidentFilter, Query()]
+) -> Response:
+    # The page opens on the open incidents, 200 rows; the query string may say otherwise.
+    defaults = {"limit": PAGE_ROWS, "open": not params.state}
+    params = params.model_copy(update={k: v for k, v in defaults.items() if k not in request.query_params})
+    incidents = list_incidents(services, principal, params)
+    return render(request, "incidents.html", {"incidents": incidents, "only_open": params.open})
 
 
-def _csrf_ok(request: Request, csrf: str) -> bool:
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    return bool(expected) and hmac.compare_digest(expected, csrf)
+@router.get("/incidents/{incident_id}")
+def incident_page(request: Request, incident_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    detail = incident_detail(services, principal, incident_id)
+    return render(request, "incident.html", {"incident": detail.incident, "audit": detail.audit})
 
 
-def install(app: FastAPI) -> None:
-    @app.get("/incidents", response_class=HTMLResponse, include_in_schema=False)
-    def incident_list(request: Request, state: str = "open") -> Response:
-        principal = principal_of(request)
-        if principal is None:
-            return RedirectResponse("/login", status_code=303)
-        states = [s for s in IncidentState if s.is_open] if state == "open" else None
-        incidents = _service(request).list(principal.scope, state=states, limit=200)
-        return render(request, "incidents.html", {"principal": principal, "incidents": incidents, "state": state})
-
-    @app.get("/incidents/{incident_id}", response_class=HTMLResponse, include_in_schema=False)
-    def incident_page(request: Request, incident_id: str, error: str | None = None) -> Response:
-        principal = principal_of(request)
-        if principal is None:
-            return RedirectResponse("/login", status_code=303)
-        service = _service(request)
-        try:
-            incident = service.get(incident_id, principal.scope)
-        except NotFoundError:
-            return render(request, "not_found.html", {"principal": principal, "what": "incident"}, 404)
-        audit = service.audit(incident_id, principal.scope)
-        return render(
-            request, "incident.html", {"principal": principal, "incident": incident, "audit": audit, "error": error}
-        )
-
-    @app.post("/incidents/{incident_id}/comment", include_in_schema=False)
-    def comment(
-        request: Request, incident_id: str, text: Annotated[str, Form()], csrf: Annotated[str, Form()]
-    ) -> Response:
-        return _act(
-            request, incident_id, csrf, lambda s, p: s.comment(incident_id, text, actor=actor_of(p), scope=p.scope)
-        )
-
-    @app.post("/incidents/{incident_id}/acknowledge", include_in_schema=False)
-    def acknowledge(request: Request, incident_id: str, csrf: Annotated[str, Form()]) -> Response:
-        return _act(
-            request, incident_id, csrf, lambda s, p: s.acknowledge(incident_id, actor=actor_of(p), scope=p.scope)
-        )
+@router.post("/incidents/{incident_id}/comment")
+def comment(
+    request: Request,
+    incident_id: str,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    text: Annotated[str, Form(min_length=1, max_length=10_000)],
+) -> Response:
+    return _done(
+        request,
+        incident_id,
+        lambda: services.incidents.comment(incident_id, text, actor=actor_of(principal), scope=principal.scope),
+    )
 
 
-Action = Callable[[IncidentService, Principal], object]
+@router.post("/incidents/{incident_id}/acknowledge")
+def acknowledge(request: Request, incident_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    return _done(
+        request,
+        incident_id,
+        lambda: services.incidents.acknowledge(incident_id, actor=actor_of(principal), scope=principal.scope),
+    )
 
 
-def _act(request: Request, incident_id: str, csrf: str, action: Action) -> Response:
-    principal = principal_of(request)
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if not _csrf_ok(request, csrf):
-        return RedirectResponse(f"/incidents/{incident_id}?error=form+expired,+try+again", status_code=303)
+def _done(request: Request, incident_id: str, action: Callable[[], object]) -> Response:
+    """Run a form's action; back to the incident, or the incident's error page saying why not."""
     try:
-        action(_service(request), principal)
+        action()
     except NotFoundError:
-        return render(request, "not_found.html", {"principal": principal, "what": "incident"}, 404)
+        raise
     except SentinelError as exc:
-        return render(
-            request, "incident_error.html", {"principal": principal, "message": str(exc), "id": incident_id}, 400
-        )
+        return render(request, "incident_error.html", {"message": str(exc), "id": incident_id}, 400)
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)

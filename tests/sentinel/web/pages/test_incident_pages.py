@@ -65,7 +65,7 @@ def test_comment_and_acknowledge_need_csrf_and_are_audited(env: tuple[TestClient
     csrf = sign_in(client, create_token(store, name="ana", role=Role.SOC_ANALYST))
     url = f"/incidents/{ids['moh']}"
     forged = client.post(f"{url}/comment", data={"text": "x", "csrf": "forged"}, follow_redirects=False)
-    assert "error=form" in forged.headers["location"]
+    assert forged.status_code == 403  # the CSRF token belongs to the server-side session
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(url).text).group(1)  # type: ignore[union-attr]
     done = client.post(
         f"{url}/comment", data={"text": "{{ 7*7 }} checked the host", "csrf": csrf}, follow_redirects=False

@@ -1,0 +1,13 @@
+"""``/healthz``: for load balancers and probes, without sign-in; it says "up" and nothing else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
