@@ -39,7 +39,12 @@ class Session:
     expires_at: datetime
 
     def csrf_ok(self, offered: str | None) -> bool:
-        return bool(offered) and hmac.compare_digest(self.csrf, offered or "")
+        return bool(offered) and same_secret(self.csrf, offered or "")
+
+
+def same_secret(expected: str, offered: str) -> bool:
+    """Constant-time comparison of two texts (any characters: compared as UTF-8 bytes)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), offered.encode("utf-8", "surrogatepass"))
 
 
 def _key(session_id: str) -> str:

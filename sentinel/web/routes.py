@@ -9,12 +9,14 @@ the tenancy sweep in the tests walks all three and refuses a route that is none 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
 from dashboards import STATIC_DIR
+from sentinel import __version__
 from sentinel.web.api import approvals, events, health, incidents, ingest, openapi, status
 from sentinel.web.pages import ack, docs, overview, session
 from sentinel.web.pages import events as events_page
@@ -79,3 +81,15 @@ def route_table(app: FastAPI) -> list[RouteInfo]:
         kind = "page" if PAGE_TAG in tags else "service" if SERVICE_TAG in tags else "api"
         table.append(RouteInfo(path, methods, kind, bool(getattr(route, "include_in_schema", False))))
     return table
+
+
+def full_description() -> dict[str, Any]:
+    """An OpenAPI description of every route in the table, pages and service routes included.
+
+    The published description (``/api/openapi.json``) has the JSON API only; this one is for tools
+    that must reach everything, such as the tenancy sweep in the tests.
+    """
+    described = FastAPI(title="Sentinel (every route)", version=__version__, openapi_url=None, docs_url=None)
+    for router in (*API, *SERVICE, *PAGES):
+        described.include_router(router)
+    return described.openapi()

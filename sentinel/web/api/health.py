@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 
 
 @router.get("/healthz")

@@ -21,7 +21,22 @@ BODY_LIMIT = MAX_BODY_BYTES
 JSON_TYPES = frozenset({"application/json", "application/x-ndjson"})
 
 
-@router.post("/ingest", response_model=IngestResult, responses={413: {}, 415: {}})
+_RECORD = {"type": "object", "description": 'A Windows event {"Event": ...} or a log line {"message": "..."}'}
+_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"oneOf": [_RECORD, {"type": "array", "items": _RECORD}]}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON record per line."}},
+    },
+}
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResult,
+    openapi_extra={"requestBody": _BODY},
+    responses={413: {"description": "Body too large"}, 415: {"description": "Not JSON"}},
+)
 async def ingest(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> IngestResult:
     """Post logs as JSON: Windows events ``{"Event": ...}`` or log lines ``{"message": "..."}``."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from sentinel.web.deps import CurrentPrincipal
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 
 
 @router.get("/api/openapi.json")

@@ -28,7 +28,7 @@ from sentinel.web.services import WebServices
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["acknowledge"], include_in_schema=False)
+router = APIRouter(tags=["acknowledge"])
 
 _HEADERS = {
     "Cache-Control": "no-store",

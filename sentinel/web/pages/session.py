@@ -8,7 +8,6 @@ throttled per client address; every failure says the same thing.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from sentinel.auth import AuthError
+from sentinel.sessions import same_secret
 from sentinel.web.deps import SESSION_COOKIE, CurrentPrincipal, ServicesDep
 from sentinel.web.i18n import LANGUAGES
 from sentinel.web.render import render, translator_for
@@ -54,7 +54,7 @@ def login(
         response.headers["Retry-After"] = str(wait)
         return response
     expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf):
+    if not expected or not same_secret(expected, csrf):
         return _login_page(request, t.t("login.expired"), 400)
     try:
         session_id, _ = services.sessions.open(token.strip())
