@@ -19,7 +19,8 @@ class BodyTooLarge(HTTPException):
     """An HTTPException so FastAPI's body parsing lets it through as it is (413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body over {limit} bytes; send smaller batches")
+        # Close the connection after the answer: the rest of the body is never read.
+        super().__init__(413, f"request body over {limit} bytes; send smaller batches", headers={"Connection": "close"})
 
 
 class BodyLimit:
