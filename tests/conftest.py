@@ -40,3 +40,7 @@ def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
     return d
+
+
+# The live app over two institutions' data and real Chromium, for the browser tests.
+from tests.support.browser import browser, live_world, page  # noqa: E402, F401

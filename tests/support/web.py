@@ -35,7 +35,6 @@ from sentinel.inventory import Inventory, parse_inventory
 from sentinel.store.base import EventQuery, Scope
 from sentinel.store.sqlite import SqliteStore
 from sentinel.yamlfile import YamlDocument
-from tests.conftest import free_port
 
 BRUTE_FORCE_TAGS = ("attack.credential_access", "attack.t1110.001", "sentinel.control.auth-02")
 
@@ -233,10 +232,9 @@ class LiveServer:
     """The app under uvicorn on a loopback port, in a thread (for the browser tests)."""
 
     def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = ""
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="off")
         )
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
 
@@ -247,6 +245,8 @@ class LiveServer:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the web server did not start")
             time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     def __exit__(self, *exc: object) -> None:
