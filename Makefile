@@ -14,13 +14,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# nmap (scans) and tcpdump (compiles BPF filters for the packet sensor); iproute2 for test namespaces.
+# nmap (scans) and tcpdump (compiles BPF filters for the packet sensor); iproute2 for test namespaces;
+# chromium for the browser tests (Playwright drives it; it never downloads a browser of its own).
 system-deps:
 	@missing=""; \
 	command -v nmap >/dev/null 2>&1 || missing="$$missing nmap"; \
 	command -v tcpdump >/dev/null 2>&1 || missing="$$missing tcpdump"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v logger >/dev/null 2>&1 || missing="$$missing bsdutils"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
