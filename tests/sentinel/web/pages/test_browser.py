@@ -67,6 +67,7 @@ def test_an_analyst_signs_in_walks_every_page_and_signs_out(page: BrowserPage, l
     page.screenshot("02-overview")
 
     page.page.click("nav >> text=Events")
+    page.page.wait_for_url(page.base_url + "/events")
     page.page.fill("#q", f"source.ip:{B.attacker_ip}")
     page.page.select_option("#since", "24h")
     page.page.keyboard.press("Enter")
@@ -76,11 +77,13 @@ def test_an_analyst_signs_in_walks_every_page_and_signs_out(page: BrowserPage, l
     page.screenshot("03-events")
 
     page.page.click("nav >> text=Incidents")
+    page.page.wait_for_url(page.base_url + "/incidents")
     assert page.page.locator("tbody tr, table tr").count() >= 3  # header + one per institution
     _assert_keyboard_reaches_everything(page.page)
     page.screenshot("04-incidents")
 
     page.page.click(f"text=from {A.attacker_ip}")
+    page.page.wait_for_url(re.compile(r"/incidents/inc-"))
     assert A.comment in page.page.inner_text("main")
     _assert_keyboard_reaches_everything(page.page)
     # Comment with the keyboard only: focus the box, type, Tab to the button, Enter.
@@ -88,11 +91,11 @@ def test_an_analyst_signs_in_walks_every_page_and_signs_out(page: BrowserPage, l
     page.page.keyboard.type("Checked from the browser")
     page.page.keyboard.press("Tab")
     page.page.keyboard.press("Enter")
-    page.page.wait_for_load_state()
-    assert "Checked from the browser" in page.page.inner_text("main")
+    page.page.wait_for_selector("main >> text=Checked from the browser")  # after the post and redirect
     page.screenshot("05-incident")
 
     page.page.click("nav >> text=API")
+    page.page.wait_for_url(page.base_url + "/docs")
     page.page.wait_for_selector(".swagger-ui .information-container .title")
     assert "Sentinel" in page.page.inner_text(".swagger-ui .information-container .title")
     assert page.page.locator(".opblock").count() >= 15  # every API operation listed
@@ -110,11 +113,13 @@ def test_an_institution_user_reads_swahili_and_sees_only_its_own(page: BrowserPa
     assert page.page.inner_text("h1") == "Muhtasari wa ukusanyaji"
     assert page.page.get_attribute("html", "lang") == "sw"
     page.page.click("nav >> text=Matukio")
+    page.page.wait_for_url(page.base_url + "/incidents")
     listing = page.page.inner_text("main")
     assert A.attacker_ip in listing and B.attacker_ip not in listing
     assert "Juu" in listing  # severity "high"
     page.screenshot("07-incidents-sw")
     page.page.click(f"text=from {A.attacker_ip}")
+    page.page.wait_for_url(re.compile(r"/incidents/inc-"))
     page.screenshot("08-incident-sw")
     # Another institution's incident by its address: the same "not found" as a missing one.
     page.expect_error("status of 404")  # the browser logs the page's own 404
@@ -125,7 +130,7 @@ def test_an_institution_user_reads_swahili_and_sees_only_its_own(page: BrowserPa
     page.goto("/")
     page.page.select_option("#language", "en")
     page.page.click("text=Badilisha")
-    page.page.wait_for_load_state()
-    assert page.page.inner_text("h1") == "Collection overview"
+    page.page.wait_for_selector("h1:has-text('Collection overview')")
     page.page.click("nav >> text=Events")
+    page.page.wait_for_url(page.base_url + "/events")
     assert page.page.inner_text("h1") == "Events"
