@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import uvicorn
@@ -27,7 +28,7 @@ from fastapi.testclient import TestClient
 from playbooks.wiring import Response, build_response
 from sentinel.app import create_app
 from sentinel.auth import Role, create_token
-from sentinel.config import Settings
+from sentinel.config import DEFAULT_TIMEZONE, Settings
 from sentinel.detect.alerts import COLLECTION as ALERTS
 from sentinel.detect.alerts import AlertCandidate, StoreAlertSink
 from sentinel.events import to_millis
@@ -151,7 +152,8 @@ def sign_in(client: TestClient, token: str) -> str:
 
 
 def _syslog(inst: Institution, n: int, now: datetime) -> str:
-    stamp = (now - timedelta(minutes=n)).astimezone(UTC).strftime("%b %e %H:%M:%S")
+    # Syslog writes the sender's local time: both institutions are in the default time zone.
+    stamp = (now - timedelta(minutes=n)).astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%b %e %H:%M:%S")
     return (
         f"<38>{stamp} {inst.host} sshd[{100 + n}]: Failed password for {inst.user} "
         f"from {inst.attacker_ip} port {4000 + n} ssh2"

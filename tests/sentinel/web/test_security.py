@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sentinel.auth import hash_token, revoke_tokens
+from sentinel.app import create_app
+from sentinel.auth import Role, create_token, hash_token, revoke_tokens
 from sentinel.sessions import COLLECTION as SESSIONS
 from sentinel.sessions import SessionStore
 from sentinel.store.base import Scope
@@ -24,9 +25,10 @@ from tests.conftest import PROJECT_ROOT
 from tests.support.web import A, B, World, bearer, build_world, sign_in
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(tmp_path)
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    # One world for the module: tests that end sessions or revoke tokens use their own.
+    w = build_world(tmp_path_factory.mktemp("security"))
     yield w
     w.store.close()
 
@@ -37,27 +39,37 @@ def client(world: World) -> Iterator[TestClient]:
         yield c
 
 
-def _sessions(world: World) -> list[str]:
-    return [d.id for d in world.store.find_documents(SESSIONS, Scope.everything(), limit=100)]
+def _sessions(world: World, token: str) -> list[str]:
+    found = world.store.find_documents(SESSIONS, Scope.everything(), limit=1000)
+    return [d.id for d in found if d.body["token_hash"] == hash_token(token)]
+
+
+def _own_token(world: World, name: str, role: Role = Role.SOC_ANALYST) -> str:
+    return create_token(world.store, name=name, role=role)
 
 
 # sessions -----------------------------------------------------------------------------------
 def test_the_cookie_holds_a_random_session_id_stored_hashed_never_the_token(world: World, client: TestClient) -> None:
-    token = world.tokens["soc_analyst"]
+    token = _own_token(world, "cookie-check")
     sign_in(client, token)
     cookie = client.cookies[SESSION_COOKIE]
     assert token not in cookie and hash_token(token) not in cookie
     assert len(cookie) >= 40  # 256 random bits
-    stored = world.store.find_documents(SESSIONS, Scope.everything(), limit=10)
+    stored = [
+        d
+        for d in world.store.find_documents(SESSIONS, Scope.everything(), limit=1000)
+        if d.id in _sessions(world, token)
+    ]
     assert len(stored) == 1
     assert cookie not in str(stored[0].body) and stored[0].id != cookie and token not in str(stored[0].body)
 
 
 def test_sign_out_ends_the_session_on_the_server(world: World, client: TestClient) -> None:
-    csrf = sign_in(client, world.tokens["soc_analyst"])
+    token = _own_token(world, "sign-out-check")
+    csrf = sign_in(client, token)
     cookie = client.cookies[SESSION_COOKIE]
     assert client.post("/logout", data={"csrf": csrf}, follow_redirects=False).headers["location"] == "/login"
-    assert _sessions(world) == []
+    assert _sessions(world, token) == []
     # The old cookie replayed (as a thief would) is refused.
     client.cookies.set(SESSION_COOKIE, cookie)
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
@@ -65,21 +77,23 @@ def test_sign_out_ends_the_session_on_the_server(world: World, client: TestClien
 
 
 def test_revoking_the_token_ends_its_sessions(world: World, client: TestClient) -> None:
-    sign_in(client, world.tokens["soc_analyst"])
+    token = _own_token(world, "revoke-check")
+    sign_in(client, token)
     assert client.get("/api/v1/whoami").status_code == 200
-    assert revoke_tokens(world.store, "soc_analyst-user") == 1
-    assert _sessions(world) == []
+    assert revoke_tokens(world.store, "revoke-check") == 1
+    assert _sessions(world, token) == []
     assert client.get("/api/v1/whoami").status_code == 401
 
 
 def test_a_session_expires(world: World) -> None:
     now = [datetime.now(UTC)]
     sessions = SessionStore(world.store, ttl=timedelta(hours=1), clock=lambda: now[0])
-    session_id, _ = sessions.open(world.tokens["soc_manager"])
+    token = _own_token(world, "expiry-check")
+    session_id, _ = sessions.open(token)
     assert sessions.resolve(session_id) is not None
     now[0] += timedelta(hours=1, seconds=1)
     assert sessions.resolve(session_id) is None
-    assert _sessions(world) == []  # removed when found expired
+    assert _sessions(world, token) == []  # removed when found expired
 
 
 # CSRF ---------------------------------------------------------------------------------------
@@ -241,9 +255,11 @@ def test_every_answer_carries_the_security_headers(world: World, client: TestCli
 
 
 # sign-in -----------------------------------------------------------------------------------
-def test_failed_sign_ins_are_logged_and_throttled_per_address(
-    world: World, client: TestClient, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_failed_sign_ins_are_logged_and_throttled_per_address(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # An app of its own: its throttle must not hold back the other tests' sign-ins.
+    app = create_app(world.settings, store=world.store, inventory=world.inventory, response=world.response)
+    client = TestClient(app)
+
     def attempt(token: str) -> int:
         nonce = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
         assert nonce is not None
