@@ -169,7 +169,9 @@ def _peak_rss_kib(pid: int) -> int:
 
 
 @pytest.mark.slow
-def test_a_huge_streamed_body_costs_the_server_no_more_than_its_limit(tmp_path: Path) -> None:
+def test_a_huge_streamed_body_costs_the_server_no_more_than_its_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A real server process gets a 256 MiB chunked body: it answers 413 after about the 10 MiB
     limit, closes, and its peak memory grows by far less than the body."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -214,9 +216,10 @@ def test_a_huge_streamed_body_costs_the_server_no_more_than_its_limit(tmp_path: 
                 pass
         after = _peak_rss_kib(proc.pid)
         grown_mib = (after - before) / 1024
-        print(
-            f"\noversized body: sent {sent / 2**20:.0f} MiB before the server closed; peak RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB (+{grown_mib:.1f} MiB)"
-        )
+        with capsys.disabled():
+            print(
+                f"\noversized body: sent {sent / 2**20:.0f} MiB before the server closed; peak RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB (+{grown_mib:.1f} MiB)"
+            )
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert sent < 128 * 2**20  # it stopped reading long before the end
         assert grown_mib < 48  # the limit (10 MiB) plus buffers, not the body

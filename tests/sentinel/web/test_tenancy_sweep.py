@@ -180,7 +180,7 @@ def _sweep_operation(world: World, cred: Credential, tally: Tally, operation: An
     generated()
 
 
-def test_no_answer_leaks_the_other_institution_or_fails(world: World) -> None:
+def test_no_answer_leaks_the_other_institution_or_fails(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     described = full_description()
     published = world.app.openapi()["paths"]
     described_ops = {(m.upper(), p) for p, ops in described["paths"].items() for m in ops}
@@ -206,11 +206,12 @@ def test_no_answer_leaks_the_other_institution_or_fails(world: World) -> None:
                 for operation in operations:
                     _sweep_operation(world, cred, tally, operation, deadline)
     elapsed = time.monotonic() - started
-    print(
-        f"\ntenancy sweep: {tally.requests} requests over {len(operations)} routes, "
-        f"{len(INSTITUTIONS) + len(SOC_ROLES)} roles x {len(MODES)} credential kinds in {elapsed:.1f} s; "
-        f"statuses {dict(sorted(tally.statuses.items()))}"
-    )
+    with capsys.disabled():  # shown in every run, `make test` included
+        print(
+            f"\ntenancy sweep: {tally.requests} requests over {len(operations)} routes, "
+            f"{len(INSTITUTIONS) + len(SOC_ROLES)} roles x {len(MODES)} credential kinds in {elapsed:.1f} s; "
+            f"statuses {dict(sorted(tally.statuses.items()))}"
+        )
     assert tally.requests >= len(operations) * 10 * 2
     assert not tally.failures, "\n".join(tally.failures[:30])
 
