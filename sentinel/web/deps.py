@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from sentinel.auth import AuthError, PermissionDenied, Principal, authenticate
 from sentinel.inventory import Inventory
@@ -53,11 +54,12 @@ async def _offered_csrf(request: Request) -> str | None:
 async def get_principal(request: Request) -> Principal:
     """Bearer token for API clients; the server-side session (cookie) for browsers."""
     header = request.headers.get("authorization", "")
+    # Store lookups block: off the event loop, like the handlers themselves.
     if header:
         if not header.lower().startswith("bearer "):
             raise AuthError("unsupported Authorization scheme: use 'Bearer <token>'")
-        return authenticate(get_store(request), header[7:].strip())
-    session = get_services(request).sessions.resolve(request.cookies.get(SESSION_COOKIE, ""))
+        return await run_in_threadpool(authenticate, get_store(request), header[7:].strip())
+    session = await run_in_threadpool(get_services(request).sessions.resolve, request.cookies.get(SESSION_COOKIE, ""))
     if session is None:
         raise AuthError("sign in first: send an API token as 'Authorization: Bearer <token>'")
     request.state.session = session
