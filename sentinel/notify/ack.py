@@ -25,6 +25,7 @@ from pathlib import Path
 import orjson
 
 from sentinel.errors import SentinelError
+from sentinel.private_files import private_directory
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def load_or_create_secret(path: Path) -> bytes:
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         text = secrets.token_hex(32)
         try:
             # O_EXCL: two processes starting together never overwrite each other's secret.
