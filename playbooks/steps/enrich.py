@@ -32,7 +32,7 @@ from sentinel.durations import parse_duration
 from sentinel.errors import ConflictError
 from sentinel.events import format_timestamp
 from sentinel.inventory import Institution, Inventory
-from sentinel.store.base import FieldFilter, Scope
+from sentinel.store.base import FieldFilter, Scope, Store
 
 _MAX_SCANNED = 500  # earlier incidents looked at per run: bounds the work
 SOC_CONTEXT = "state"  # collection of the SOC-only context documents
@@ -179,6 +179,19 @@ def run(ctx: StepContext, params: Params) -> StepOutcome:
     detail = "; ".join(lines)
     ctx.state.data["enrichment"] = lines
     return StepOutcome.done(detail, previous_incidents=earlier)
+
+
+def soc_notes(store: Store, incident_id: str, scope: Scope) -> list[str]:
+    """The SOC-only context lines kept for an incident, as ``scope`` may read them (a SOC scope: all;
+    an institution's: none, since the notes belong to no institution)."""
+    docs = store.find_documents(
+        SOC_CONTEXT,
+        scope,
+        [FieldFilter("kind", "eq", SOC_CONTEXT_KIND), FieldFilter("incident_id", "eq", incident_id)],
+        sort="at",
+        limit=100,
+    )
+    return [str(line) for doc in docs for line in doc.body.get("lines") or []]
 
 
 SPEC = StepSpec(
