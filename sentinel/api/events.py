@@ -13,7 +13,7 @@ from sentinel.auth import Principal
 from sentinel.durations import parse_duration
 from sentinel.errors import SentinelError
 from sentinel.inventory import Inventory
-from sentinel.search_query import parse_search
+from sentinel.search_query import parse_cursor, parse_search
 from sentinel.store.base import EventQuery, Scope
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -50,12 +50,7 @@ def _query(q: str, since: str) -> EventQuery:
 
 
 def _parse_after(after: str | None) -> tuple[int, str] | None:
-    if not after:
-        return None
-    ts, _, event_id = after.partition(":")
-    if not ts.isdigit() or not event_id:
-        raise SentinelError("invalid 'after' cursor")
-    return int(ts), event_id
+    return parse_cursor(after) if after else None
 
 
 @router.get("", response_model=EventPage)

@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
             event_query = parse_search(query, start=datetime.now(UTC) - window)
         except ValueError as exc:
             raise SentinelError(str(exc)) from exc
+        except OverflowError:  # a look-back before year 1
+            raise SentinelError(f"--since {since} reaches too far back") from None
         if institution is not None and state.inventory.get(institution) is None:
             raise SentinelError(f"unknown institution {institution!r}")
         scope = Scope.institution(institution) if institution else Scope.everything()
