@@ -51,10 +51,12 @@ class Sender:
 
 
 class Posted(NamedTuple):
-    """One record of a request: its JSON value and its bytes when the body shows them (else None)."""
+    """One record of a request: its JSON value and its bytes when the body shows them (else None);
+    for a line of newline-delimited JSON that is not JSON, why (it becomes a dead letter)."""
 
     value: Any
     raw: bytes | None
+    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,21 +69,27 @@ class Outcome:
 
 
 def parse_body(body: bytes) -> list[Posted]:
-    """The records of a request body; ``SentinelError`` (a 400) when it is not JSON at all."""
+    """The records of a request body; ``SentinelError`` (a 400) when it is not JSON at all.
+
+    In newline-delimited JSON a line that is not JSON is a record of its own that becomes a dead
+    letter, so one damaged line does not hold back the others; a body none of whose lines is JSON
+    is refused whole.
+    """
     text = body.strip()
     if not text:
         return []
     try:
         value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        # Not one JSON value: newline-delimited JSON, one record per line.
-        records = []
+    except orjson.JSONDecodeError as whole:
+        records: list[Posted] = []
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
                     records.append(Posted(orjson.loads(line), line))
                 except orjson.JSONDecodeError as exc:
-                    raise SentinelError(f"line {number} is not JSON: {exc}") from exc
+                    records.append(Posted(None, line, f"line {number} is not JSON: {exc}"))
+        if all(r.error is not None for r in records):
+            raise SentinelError(f"the body is not JSON: {whole}") from whole
         return records
     if isinstance(value, list):
         return [Posted(item, None) for item in value]
@@ -105,6 +113,9 @@ def ingest_records(
     for index, posted in enumerate(records):
         raw = posted.raw if posted.raw is not None else json_bytes(posted.value)
         kept = RawRecord(raw=raw, received_at=received_at, origin=sender.source, transport="http")
+        if posted.error is not None:
+            refused.append((index, kept, posted.error))
+            continue
         try:
             event = _event(posted.value, sender, normalizer, inventory, received_at)
         except ParseError as exc:

@@ -75,10 +75,14 @@ def test_ndjson_and_bad_bodies(env: tuple[TestClient, SqliteStore]) -> None:
     token = create_token(store, name="fw", role=Role.SOC_ANALYST)
     ndjson = b"\n".join(orjson.dumps({"message": SSHD.replace("101", str(i))}) for i in range(5))
     assert post(client, token, ndjson)["stored"] == 5
-    bad = client.post(
-        "/api/v1/ingest", content=b'{"message": "x"}\n{oops', headers={"Authorization": f"Bearer {token}"}
-    )
-    assert bad.status_code == 400 and "line 2 is not JSON" in bad.json()["error"]
+    # One damaged line is a dead letter of its own; the others are stored.
+    damaged = post(client, token, b'{"message": "<13>Nov 20 10:00:01 gw app: fine"}\n{oops')
+    assert (damaged["stored"], damaged["dead_letters"]) == (1, 1)
+    assert damaged["errors"][0].startswith("record 2: line 2 is not JSON")
+    letter = store.find_documents("dead_letters", Scope.everything())[0]
+    assert base64.b64decode(letter.body["raw_b64"]) == b"{oops"
+    bad = client.post("/api/v1/ingest", content=b"not json\nat all", headers={"Authorization": f"Bearer {token}"})
+    assert bad.status_code == 400 and "the body is not JSON" in bad.json()["error"]
     assert client.post("/api/v1/ingest", content=b"[]").status_code == 401
     huge = b"[" + b",".join([b'{"message": "x"}'] * 10_001) + b"]"
     too_many = client.post("/api/v1/ingest", content=huge, headers={"Authorization": f"Bearer {token}"})
