@@ -39,5 +39,5 @@ def record_event_id(record: RawRecord, institution_id: str | None) -> str:
     """``event_id`` of a received line (``sentinel.events.event_id`` states the rule): owned by the
     institution it is attributed to (else its origin), placed at its origin (sender address, file
     position; none over HTTP), and identified by its exact bytes."""
-    place = "" if record.transport in _PLACELESS else record.origin
-    return event_id(institution_id, record.origin, record.raw, place)
+    origin = record.origin
+    return event_id(institution_id, origin, record.raw, "" if record.transport in _PLACELESS else origin)

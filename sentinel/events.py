@@ -44,13 +44,22 @@ def event_id(institution_id: str | None, source: str, content: bytes | str, plac
     from computer, channel and record id): data stored before the upgrade and sent again afterwards is
     stored once more, under its new id.
     """
-    owner = _utf8("i:" + institution_id if institution_id else "s:" + source)
-    where = _utf8(place)
+    # The hash input is "owner NUL place NUL content": with no NUL in owner and place, no other triple
+    # gives the same bytes. (One with a NUL there, which no source makes, is length-prefixed instead:
+    # that form starts with a digit, never with "i:" or "s:".) One update of one buffer is the
+    # cheapest form per event: this runs for every line received.
+    head = ("i:" + institution_id if institution_id else "s:" + source) + "\x00" + place + "\x00"
     data = content if isinstance(content, bytes) else _utf8(content)
-    # Lengths first, so no choice of owner, place and content reads as another's: the hash input of
-    # two different triples always differs. One update of one buffer: the cheapest form per event.
     h = _EVENT_ID_HASH.copy()
-    h.update(b"%d.%d|" % (len(owner), len(where)) + owner + where + data)
+    if head.count("\x00") == 2:
+        try:
+            h.update(head.encode() + data)
+        except UnicodeEncodeError:  # lone surrogates (undecodable file names): kept apart, losslessly
+            h.update(head.encode("utf-8", "surrogatepass") + data)
+    else:
+        owner = _utf8("i:" + institution_id if institution_id else "s:" + source)
+        where = _utf8(place)
+        h.update(b"%d.%d|" % (len(owner), len(where)) + owner + where + data)
     return h.hexdigest()
 
 
