@@ -40,13 +40,17 @@ WINDOWS = {
 SSHD = "<38>Nov 20 10:00:01 web01.moh.go.tz sshd[101]: Failed password for root from 203.0.113.9 port 4242 ssh2"
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[TestClient, SqliteStore]]:
+def _serve(tmp_path: Path, inventory: Inventory) -> Iterator[tuple[TestClient, SqliteStore]]:
     store = SqliteStore(tmp_path / "s.db")
     store.setup()
-    with TestClient(create_app(Settings(), store=store, inventory=INVENTORY)) as client:
+    with TestClient(create_app(Settings(), store=store, inventory=inventory)) as client:
         yield client, store
     store.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[TestClient, SqliteStore]]:
+    yield from _serve(tmp_path, INVENTORY)
 
 
 def post(client: TestClient, token: str, body: bytes) -> dict:  # type: ignore[type-arg]
@@ -110,11 +114,7 @@ TWO = Inventory(
 
 @pytest.fixture
 def two(tmp_path: Path) -> Iterator[tuple[TestClient, SqliteStore]]:
-    store = SqliteStore(tmp_path / "s.db")
-    store.setup()
-    with TestClient(create_app(Settings(), store=store, inventory=TWO)) as client:
-        yield client, store
-    store.close()
+    yield from _serve(tmp_path, TWO)
 
 
 def _windows_of_b(record_id: int, user: str) -> dict:  # type: ignore[type-arg]

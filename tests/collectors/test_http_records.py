@@ -28,6 +28,7 @@ from sentinel.events import canonical_json, event_id
 from sentinel.inventory import Institution, Inventory
 from sentinel.store.base import EventQuery, FieldFilter, Scope
 from sentinel.store.sqlite import SqliteStore
+from tests.support.syslog_lines import TEXT, rfc3164
 
 EXAMPLES = 200
 TIME_BUDGET = 60.0  # seconds; inputs past it are not tried (the count printed says how many were)
@@ -63,7 +64,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, T
     built.store.close()
 
 
-_TEXT = st.text(max_size=120)  # any characters: controls, NUL, emoji, right-to-left marks
 _HOSTS = st.sampled_from(["web01.a", "db01.b", "10.1.2.3", "10.2.6.6", "nobody.example", "", "-"])
 _JSON = st.recursive(
     st.none()
@@ -74,20 +74,8 @@ _JSON = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=12,
 )
-_SYSLOG = st.builds(
-    "<{}>{} {:>2} {:02}:{:02}:{:02} {} {}[{}]: {}".format,
-    st.integers(-5, 300),
-    st.sampled_from(["Jan", "Feb", "Nov", "Dec", "Foo"]),
-    st.integers(0, 40),
-    st.integers(0, 25),
-    st.integers(0, 61),
-    st.integers(0, 61),
-    _HOSTS,
-    st.sampled_from(["sshd", "sudo", "kernel", "app", "-"]),
-    st.integers(0, 2**70),
-    st.sampled_from(["Failed password for root from 10.2.6.6 port 22 ssh2", "Accepted publickey for a"]) | _TEXT,
-)
-_MESSAGE = st.fixed_dictionaries({"message": _SYSLOG | _TEXT}, optional={"host": _HOSTS | _JSON})
+_SYSLOG = rfc3164(_HOSTS)
+_MESSAGE = st.fixed_dictionaries({"message": _SYSLOG | TEXT}, optional={"host": _HOSTS | _JSON})
 
 
 @st.composite
@@ -100,7 +88,7 @@ def _windows(draw: st.DrawFn) -> dict[str, Any]:
         "Computer": draw(_HOSTS | _JSON),
         "TimeCreated": {
             "#attributes": {
-                "SystemTime": draw(st.sampled_from(["2025-11-27T07:40:10.165324Z", "9999-12-31T23:59:59Z"]) | _TEXT)
+                "SystemTime": draw(st.sampled_from(["2025-11-27T07:40:10.165324Z", "9999-12-31T23:59:59Z"]) | TEXT)
             }
         },
     }

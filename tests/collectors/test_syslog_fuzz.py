@@ -25,6 +25,7 @@ from sentinel.config import load_settings
 from sentinel.inventory import Institution, Inventory
 from sentinel.store.base import EventQuery, FieldFilter, Scope
 from sentinel.store.sqlite import SqliteStore
+from tests.support.syslog_lines import TEXT, rfc3164
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -69,7 +70,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     s.close()
 
 
-_TEXT = st.text(max_size=80)
 _STAMP = st.sampled_from(
     [
         "2025-11-27T07:40:10.165324Z",
@@ -80,19 +80,7 @@ _STAMP = st.sampled_from(
     ]
 )
 _HOST = st.sampled_from(["web01.local", "db01.other", "10.2.6.6", "-", ""])
-_RFC3164 = st.builds(
-    "<{}>{} {:>2} {:02}:{:02}:{:02} {} {}[{}]: {}".format,
-    st.integers(-5, 300),
-    st.sampled_from(["Jan", "Feb", "Dec", "Xyz"]),
-    st.integers(0, 40),
-    st.integers(0, 25),
-    st.integers(0, 61),
-    st.integers(0, 61),
-    _HOST,
-    st.sampled_from(["sshd", "sudo", "CRON", "app", ""]),
-    st.integers(0, 2**70),
-    st.sampled_from(["Failed password for root from 10.2.6.6 port 22 ssh2", "session opened for user x"]) | _TEXT,
-)
+_RFC3164 = rfc3164(_HOST)
 _RFC5424 = st.builds(
     "<{}>1 {} {} {} {} {} {} {}".format,
     st.integers(0, 191),
@@ -102,12 +90,12 @@ _RFC5424 = st.builds(
     st.integers(0, 2**70).map(str) | st.just("-"),
     st.sampled_from(["ID47", "-"]),
     st.sampled_from(["-", '[x@1 a="b"]', '[x@1 a="\\"]"]', "[bad"]),
-    _TEXT,
+    TEXT,
 )
 _LINE = st.one_of(
     _RFC3164.map(str.encode),
     _RFC5424.map(str.encode),
-    _TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
+    TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
     st.binary(max_size=120),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,39 +101,33 @@ def _two_captures(tmp_path: Path) -> tuple[Path, Path]:
     return first, second
 
 
-def test_two_captures_of_one_host_reusing_record_ids_are_all_stored(tmp_path: Path) -> None:
+@pytest.fixture
+def importing(tmp_path: Path) -> Iterator[ImportContext]:
+    """What ``sentinel ingest`` imports files with: a real store, an empty inventory."""
     store = SqliteStore(tmp_path / "sentinel.db")
     store.setup()
-    ctx = ImportContext(
+    yield ImportContext(
         settings=Settings(),
         normalizer=Normalizer(Inventory([]), observer_hostname="sentinel-test"),
         inventory=Inventory([]),
         store=store,
         options=ImportOptions(),
     )
-    try:
-        listing, injection = _two_captures(tmp_path)
-        first = import_file(listing, ctx)
-        second = import_file(injection, ctx)
-        # Were 13 + 0 ("duplicates 13") while the id was computer:channel:record id.
-        assert (first.stored, first.duplicates, second.stored, second.duplicates) == (13, 0, 13, 0)
-        again = import_file(injection, ctx)
-        assert (again.read, again.stored, again.duplicates) == (13, 0, 13)
-        assert store.count_events(EventQuery(), Scope.everything()) == 26
-    finally:
-        store.close()
+    store.close()
 
 
-def test_real_evtx_files_imported_twice_are_stored_once(shared_data: Path, tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "sentinel.db")
-    store.setup()
-    ctx = ImportContext(
-        settings=Settings(),
-        normalizer=Normalizer(Inventory([]), observer_hostname="sentinel-test"),
-        inventory=Inventory([]),
-        store=store,
-        options=ImportOptions(),
-    )
+def test_two_captures_of_one_host_reusing_record_ids_are_all_stored(tmp_path: Path, importing: ImportContext) -> None:
+    listing, injection = _two_captures(tmp_path)
+    first = import_file(listing, importing)
+    second = import_file(injection, importing)
+    # Were 13 + 0 ("duplicates 13") while the id was computer:channel:record id.
+    assert (first.stored, first.duplicates, second.stored, second.duplicates) == (13, 0, 13, 0)
+    again = import_file(injection, importing)
+    assert (again.read, again.stored, again.duplicates) == (13, 0, 13)
+    assert importing.store.count_events(EventQuery(), Scope.everything()) == 26
+
+
+def test_real_evtx_files_imported_twice_are_stored_once(shared_data: Path, importing: ImportContext) -> None:
     paths = sorted((shared_data / "sigma-regression").rglob("*.evtx"))
     # What the files hold, counted apart from Sentinel: distinct records, by their whole content.
     distinct = {
@@ -140,13 +135,10 @@ def test_real_evtx_files_imported_twice_are_stored_once(shared_data: Path, tmp_p
         for path in paths
         for r in PyEvtxParser(str(path)).records_json()
     }
-    try:
-        first = [import_file(path, ctx) for path in paths]
-        assert sum(s.dead_letters for s in first) == 0
-        # A few cases ship the very same record: stored once. Every other record is its own event.
-        assert sum(s.stored for s in first) == len(distinct) >= 230
-        second = [import_file(path, ctx) for path in paths]
-        assert sum(s.stored for s in second) == 0
-        assert sum(s.duplicates for s in second) == sum(s.read for s in second) == sum(s.read for s in first)
-    finally:
-        store.close()
+    first = [import_file(path, importing) for path in paths]
+    assert sum(s.dead_letters for s in first) == 0
+    # A few cases ship the very same record: stored once. Every other record is its own event.
+    assert sum(s.stored for s in first) == len(distinct) >= 230
+    second = [import_file(path, importing) for path in paths]
+    assert sum(s.stored for s in second) == 0
+    assert sum(s.duplicates for s in second) == sum(s.read for s in second) == sum(s.read for s in first)
