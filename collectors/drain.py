@@ -180,10 +180,7 @@ class Drain:
         self._dead += len(writes)
 
     def _dead_letter_write(self, record: RawRecord, reason: str) -> DocumentWrite:
-        doc_id, body, institution_id = dead_letter_document(record, reason)
-        if institution_id is None and self.inventory is not None:
-            owner = self.inventory.attribute(record.peer, record.host_hint)
-            institution_id = owner.id if owner is not None else None
+        doc_id, body, institution_id = dead_letter_document(record, reason, inventory=self.inventory)
         return DocumentWrite(DEAD_LETTERS, doc_id, body, institution_id)
 
     def _retry(self, action: str, call: Callable[[], Any]) -> Any:

@@ -118,7 +118,7 @@ def _read_windows_json(path: Path, ctx: ImportContext) -> Iterator[Item]:
     text = path.read_text(encoding="utf-8", errors="replace")
     if ctx.on_progress is not None:
         ctx.on_progress(len(text))
-    return events_from_json_text(text, origin=f"file:{path.resolve()}", inventory=ctx.inventory)
+    return events_from_json_text(text, inventory=ctx.inventory)
 
 
 # First match wins; plain log lines are the fallback, last.
@@ -166,7 +166,7 @@ def import_file(path: Path, ctx: ImportContext) -> ImportSummary:
         batch.clear()
 
     def dead_letter(record: RawRecord, reason: str) -> None:
-        doc_id, body, institution_id = dead_letter_document(record, reason)
+        doc_id, body, institution_id = dead_letter_document(record, reason, inventory=ctx.inventory)
         try:
             ctx.store.create_document("dead_letters", doc_id, body, institution_id=institution_id)
             summary.dead_letters += 1

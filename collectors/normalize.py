@@ -2,7 +2,8 @@
 
 This runs for every line Sentinel receives, so it avoids per-line objects beyond the event
 document: regexes are compiled once, the program's parser is one dict lookup, and the
-institution lookup is cached by the inventory.
+institution lookup is cached by the inventory. Which institution a line belongs to is decided in
+one place, ``attribute_line``; its id follows ``sentinel.events.event_id`` (``record_event_id``).
 """
 
 from __future__ import annotations
@@ -35,16 +36,21 @@ from collectors.parsers.syslog_header import (
     parse_syslog,
     parse_untimed,
 )
-from collectors.records import RawRecord
+from collectors.records import RawRecord, Transport, record_event_id
 from sentinel.config import DEFAULT_TIMEZONE
 from sentinel.errors import ParseError
-from sentinel.events import ECS_VERSION, UNATTRIBUTED, Event, format_timestamp, format_unix_time, make_event_id
+from sentinel.events import ECS_VERSION, UNATTRIBUTED, Event, format_timestamp, format_unix_time
 from sentinel.inventory import Institution, Inventory
 
 logger = logging.getLogger(__name__)
 
 INVALID_UTF8 = "invalid_utf8"
 NO_SYSLOG_HEADER = "no_syslog_header"
+# The authenticated sender is bound to an institution (an institution's API token) other than the one
+# the line itself would be attributed to: the event is the sender's.
+ATTRIBUTED_BY_SENDER = "sentinel.attributed_by_token"
+# Syslog listeners do not authenticate senders: anybody reaching the port can write any host name.
+_UNAUTHENTICATED: frozenset[Transport] = frozenset({"udp", "tcp", "tls"})
 _AGENT_NAMES = {"udp": "syslog", "tcp": "syslog", "tls": "syslog", "file": "file", "http": "http", "import": "import"}
 # Control characters other than tab and line breaks (multi-line messages are legitimate), and the
 # replacement character; their presence sends a line to the (slower) binary check.
@@ -56,6 +62,33 @@ _ZERO = timedelta(0)
 _TIME_CACHE_SIZE = 4096  # distinct (header time, zone, minute) keys kept; a burst reuses a handful
 _OWNER_CACHE_SIZE = 16384  # distinct (peer, host, hint) keys kept: a few per source
 _MODULES: dict[str, str] = {}  # event.dataset -> event.module
+
+
+def names_are_trusted(record: RawRecord) -> bool:
+    """Whether the host names a record carries (in the line, or as the source's host) may attribute it.
+
+    Not for syslog received over the network: its senders are not authenticated. This is the seam for
+    relays: a relay trusted (by its address) to forward other hosts' lines would be allowed here.
+    """
+    return record.transport not in _UNAUTHENTICATED
+
+
+def attribute_line(inventory: Inventory, record: RawRecord, hostname: str | None) -> Institution | None:
+    """The institution a received line belongs to (its ``organization``); None: unattributed.
+
+    - Syslog over the network (UDP, TCP, TLS): the owner of the sender's address, and only that. A
+      sender whose address no institution owns gets no institution, whatever host its lines name.
+    - A file Sentinel tails or imports, configured by the operator: the host the line names, else the
+      host the source is configured for.
+    - HTTP: the caller authenticated; its lines are attributed by the host they name or the record's
+      ``host`` (an institution's token then pins its own institution: ``Normalizer.normalize(sender=)``).
+    """
+    if not names_are_trusted(record):
+        return inventory.owner_of_address(record.peer) if record.peer else None
+    institution = inventory.attribute(record.peer, hostname)
+    if institution is None and record.host_hint:
+        institution = inventory.owner_of_host(record.host_hint)
+    return institution
 
 
 def decode_line(raw: bytes) -> tuple[str, bool]:
@@ -112,8 +145,9 @@ class Normalizer:
         self._observer_type = observer_type
         # (header time, year missing, zone, receive minute) -> (UTC time, its @timestamp text)
         self._times: dict[tuple[object, ...], tuple[datetime, str]] = {}
-        # (peer, host name in the line, host hint) -> owner; the inventory is fixed for a normaliser's life
-        self._owners: dict[tuple[str | None, str | None, str | None], Institution | None] = {}
+        # (peer, host name in the line, host hint) -> owner, or for network syslog the peer alone; the
+        # inventory is fixed for a normaliser's life
+        self._owners: dict[object, Institution | None] = {}
         self._created: tuple[float, str] = (-1.0, "")  # the last receive time and its text
 
     def _header_time(
@@ -147,24 +181,31 @@ class Normalizer:
             zone = self._zones[institution.timezone] = ZoneInfo(institution.timezone)
         return zone
 
-    def _attribute(self, record: RawRecord, hostname: str | None) -> Institution | None:
+    def _attribute(
+        self, record: RawRecord, hostname: str | None, sender: Institution | None, tags: list[str]
+    ) -> Institution | None:
+        """``attribute_line``, cached; a ``sender`` bound to an institution makes the event that one's."""
         # A source sends many lines with the same peer and host name: one dict lookup instead of a
         # network table walk and two host-name lookups.
-        key = (record.peer, hostname, record.host_hint)
+        key: object = record.peer if record.transport in _UNAUTHENTICATED else (record.peer, hostname, record.host_hint)
         try:
-            return self._owners[key]
+            institution = self._owners[key]
         except KeyError:
-            pass
-        institution = self._inventory.attribute(record.peer, hostname)
-        if institution is None and record.host_hint:
-            institution = self._inventory.owner_of_host(record.host_hint)
-        if len(self._owners) >= _OWNER_CACHE_SIZE:
-            self._owners.clear()
-        self._owners[key] = institution
+            institution = attribute_line(self._inventory, record, hostname)
+            if len(self._owners) >= _OWNER_CACHE_SIZE:
+                self._owners.clear()
+            self._owners[key] = institution
+        if sender is not None and (institution is None or institution.id != sender.id):
+            tags.append(ATTRIBUTED_BY_SENDER)
+            return sender
         return institution
 
-    def normalize(self, record: RawRecord) -> Event:
-        """One ECS event for ``record``; ParseError(reason) when it cannot be one."""
+    def normalize(self, record: RawRecord, sender: Institution | None = None) -> Event:
+        """One ECS event for ``record``; ParseError(reason) when it cannot be one.
+
+        ``sender``: the institution the authenticated sender is bound to (an institution's API
+        token); the event is that institution's whatever the line says.
+        """
         line, invalid_utf8 = decode_line(record.raw)
         transport = record.transport
         received_at = record.received_at
@@ -186,25 +227,32 @@ class Normalizer:
         if record.dataset_hint is None:
             common = COMMON_LINE.match(line)
             if common is not None:
-                timestamp = self._common(record, common, doc, tags)
-                if timestamp is not None:
-                    return _finish(record, doc, tags, timestamp)
-        return self._general(record, line, doc, tags)
+                found = self._common(record, common, doc, tags, sender)
+                if found is not None:
+                    return _finish(record, doc, tags, found[0], found[1])
+        return self._general(record, line, doc, tags, sender)
 
     def _common(
-        self, record: RawRecord, common: re.Match[str], doc: dict[str, Any], tags: list[str]
-    ) -> datetime | None:
-        """Fill ``doc`` from a ``Mmm dd hh:mm:ss host prog[pid]: msg`` line and return its time.
+        self,
+        record: RawRecord,
+        common: re.Match[str],
+        doc: dict[str, Any],
+        tags: list[str],
+        sender: Institution | None,
+    ) -> tuple[datetime, Institution | None] | None:
+        """Fill ``doc`` from a ``Mmm dd hh:mm:ss host prog[pid]: msg`` line; return its time and owner.
 
-        None, with ``doc`` untouched, when the date is not one (Feb 30): the general path decides.
+        None, with ``doc`` and ``tags`` untouched, when the date is not one (Feb 30): the general path decides.
         """
         pri_text, stamp, hostname, program, pid, message = common.groups()
         pri = common_pri(pri_text)
         if pri == -1:
             return None
-        institution = self._attribute(record, hostname)
+        mark = len(tags)
+        institution = self._attribute(record, hostname, sender, tags)
         timed = self._header_time(stamp, True, self._zone(institution), record.received_at)
         if timed is None:
+            del tags[mark:]
             return None
         doc["@timestamp"] = timed[1]
         if pri is not None:
@@ -215,9 +263,11 @@ class Normalizer:
         doc["event"]["dataset"] = _parse_message(program, message, doc)
         _set_host(doc, hostname)
         _set_institution(doc, institution, tags)
-        return timed[0]
+        return timed[0], institution
 
-    def _general(self, record: RawRecord, line: str, doc: dict[str, Any], tags: list[str]) -> Event:
+    def _general(
+        self, record: RawRecord, line: str, doc: dict[str, Any], tags: list[str], sender: Institution | None
+    ) -> Event:
         """Every other line: any syslog frame, whole-line file formats, or no header at all."""
         hint = record.dataset_hint
         line_parser = LINE_FORMATS.get(hint) if hint else None
@@ -242,7 +292,7 @@ class Normalizer:
                     tags.append(NO_SYSLOG_HEADER)
 
         hostname = header.hostname if header is not None else None
-        institution = self._attribute(record, hostname)
+        institution = self._attribute(record, hostname, sender, tags)
         zone = self._zone(institution)
 
         if header is not None:
@@ -265,17 +315,19 @@ class Normalizer:
         doc["event"]["dataset"] = dataset or GENERIC.dataset
         _set_host(doc, hostname or record.host_hint)
         _set_institution(doc, institution, tags)
-        return _finish(record, doc, tags, timestamp)
+        return _finish(record, doc, tags, timestamp, institution)
 
 
-def _finish(record: RawRecord, doc: dict[str, Any], tags: list[str], timestamp: datetime) -> Event:
+def _finish(
+    record: RawRecord, doc: dict[str, Any], tags: list[str], timestamp: datetime, institution: Institution | None
+) -> Event:
     """What ``new_event`` adds, written directly: id, module, ingested, ECS version; then the event."""
     if tags:
         doc["tags"] = tags
     if not doc["log"]:
         del doc["log"]
     event = doc["event"]
-    event_id = event["id"] = make_event_id(record.origin, record.raw)
+    event_id = event["id"] = record_event_id(record, institution.id if institution is not None else None)
     dataset = event["dataset"]
     if "module" not in event:
         event["module"] = _module(dataset)

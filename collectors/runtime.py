@@ -23,6 +23,7 @@ from collectors.spool import Spool, write_file_atomically
 from collectors.syslog_server import BoundListener, SyslogServer, SyslogThread
 from sentinel.config import Settings
 from sentinel.inventory import Inventory
+from sentinel.private_files import private_directory
 from sentinel.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class CollectorRuntime:
         """Open the spool (replaying what the last run left), then start the drain and the receivers."""
         if self._running:
             raise RuntimeError("the collector runtime is already running")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(self.data_dir)
         report = self.spool.open()
         if report.pending_records:
             logger.info("replaying %d spooled records from the last run", report.pending_records)

@@ -75,3 +75,7 @@ class PlaybookError(SentinelError):
 
 class TooLargeError(SentinelError):
     """A request or input is larger than Sentinel accepts in one piece."""
+
+
+class QueryError(SentinelError, ValueError):
+    """A search, filter or page cursor a caller gave is not valid (a 400, never reaching the store)."""

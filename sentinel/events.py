@@ -1,8 +1,9 @@
 """ECS events: the one shape every collector produces and every store keeps.
 
 An event is a nested Elastic Common Schema document (``doc``) plus the few values the
-store indexes (id, time, dataset, institution). The id is deterministic: the same line
-from the same origin always gets the same id, so storing it again is a no-op.
+store indexes (id, time, dataset, institution). Its id follows one rule, ``event_id``: the same
+record from the same owner is always the same id, so storing it again is a no-op, and any
+other record, or the same record of another institution, is another id.
 """
 
 from __future__ import annotations
@@ -13,12 +14,73 @@ from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 from typing import Any
 
+import orjson
+
 UNATTRIBUTED = "unattributed"  # tag for events no institution owns
 ECS_VERSION = "8.11.0"
 
 
+def event_id(institution_id: str | None, source: str, content: bytes | str, place: str = "") -> str:
+    """The id of the event a received record becomes. Every collector calls this (or a wrapper of it).
+
+    The rule: the id is a 128-bit hash of
+
+    - **who owns the record**: the institution the event is attributed to; when there is none, the
+      authenticated source that sent it (syslog sender address, file source, API token, local import);
+    - **where the record sits**, for sources in which the same content can be two events: the sender
+      address of a syslog message (two devices may send the same line), the file, generation and byte
+      offset of a file line (a log may hold the same line twice), the scan of a scan result; empty for
+      self-contained records (a Windows event, an HTTP JSON record);
+    - **the whole record**: the exact bytes of a line; the canonical JSON (``canonical_json``) of a
+      JSON record, every field of it (a Windows event's computer, channel and record id are not
+      enough: two EVTX files of one host reuse record numbers for different events).
+
+    So a re-sent, re-read or replayed record (spool replay, a file read again, a batch posted again) is
+    the same id and the store keeps it once; a record with any field changed is another event; and the
+    same record from two institutions is two events, one each, so no institution can make another's
+    event a "duplicate" or learn that it exists.
+
+    Ids changed with this rule (they were derived from the transport origin alone, and Windows events
+    from computer, channel and record id): data stored before the upgrade and sent again afterwards is
+    stored once more, under its new id.
+    """
+    # The hash input is "owner NUL place NUL content": with no NUL in owner and place, no other triple
+    # gives the same bytes. (One with a NUL there, which no source makes, is length-prefixed instead:
+    # that form starts with a digit, never with "i:" or "s:".) One update of one buffer is the
+    # cheapest form per event: this runs for every line received.
+    head = ("i:" + institution_id if institution_id else "s:" + source) + "\x00" + place + "\x00"
+    data = content if isinstance(content, bytes) else _utf8(content)
+    h = _EVENT_ID_HASH.copy()
+    if head.count("\x00") == 2:
+        try:
+            h.update(head.encode() + data)
+        except UnicodeEncodeError:  # lone surrogates (undecodable file names): kept apart, losslessly
+            h.update(head.encode("utf-8", "surrogatepass") + data)
+    else:
+        owner = _utf8("i:" + institution_id if institution_id else "s:" + source)
+        where = _utf8(place)
+        h.update(b"%d.%d|" % (len(owner), len(where)) + owner + where + data)
+    return h.hexdigest()
+
+
+def canonical_json(record: Any) -> bytes:
+    """A JSON record as the bytes its id is made from: compact, keys sorted at every level.
+
+    Raises ``orjson.JSONEncodeError`` (a ``TypeError``) for what JSON cannot hold or nests too deep.
+    """
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # lone surrogates (undecodable file names, bytes read as text): kept apart
+        return text.encode("utf-8", "surrogatepass")
+
+
 def make_event_id(origin: str, raw: bytes | str) -> str:
-    """A stable 128-bit id from where a record came from and its exact bytes."""
+    """The digest under ``event_id``: 128 bits from a text and bytes. Collectors use ``event_id``;
+    this is for ids of events made up by Sentinel itself (rule samples, tests)."""
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
     try:
         tail = origin.encode()
@@ -32,6 +94,7 @@ def make_event_id(origin: str, raw: bytes | str) -> str:
 
 
 _ID_HASH = blake2b(digest_size=16, person=b"sentinel-ev1")
+_EVENT_ID_HASH = blake2b(digest_size=16, person=b"sentinel-ev2")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from collectors.scan.report import ScanReport
-from collectors.scan.xml_events import CHANGE_DATASET
+from collectors.scan.xml_events import CHANGE_DATASET, scan_event_id
 from sentinel.errors import ConflictError
-from sentinel.events import Event, format_timestamp, make_event_id, new_event
+from sentinel.events import Event, format_timestamp, new_event
 from sentinel.store.base import Scope, Store
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def change_events(
         doc["message"] = text
         events.append(
             new_event(
-                event_id=make_event_id(f"nmap:{scan_id}", f"change|{change.action}|{change.ip}|{change.port or ''}"),
+                event_id=scan_event_id(doc, scan_id, f"change|{change.action}|{change.ip}|{change.port or ''}"),
                 timestamp=at,
                 dataset=CHANGE_DATASET,
                 fields=doc,

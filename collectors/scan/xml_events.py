@@ -21,7 +21,7 @@ from typing import Any
 
 from collectors.scan.policy import PolicyContext, cert_days_left
 from collectors.scan.report import HostResult, PortResult, ScanReport, parse_report
-from sentinel.events import UNATTRIBUTED, Event, format_timestamp, make_event_id, new_event
+from sentinel.events import UNATTRIBUTED, Event, event_id, format_timestamp, new_event
 from sentinel.inventory import Inventory
 
 HOST_DATASET = "nmap.host"
@@ -44,6 +44,13 @@ class ScanContext:
 def scan_id_from_bytes(data: bytes) -> str:
     """An imported file's scan id: its content, so a re-import yields the same ids."""
     return hashlib.blake2b(data, digest_size=8, person=b"sentinel-scan").hexdigest()
+
+
+def scan_event_id(doc: dict[str, Any], scan_id: str, finding: str) -> str:
+    """``event_id`` of a scan result: owned by the scanned institution, placed in its scan, and
+    identified by what it reports on (host, or host and port)."""
+    owner = doc["organization"]["id"]
+    return event_id(owner if owner != UNATTRIBUTED else None, "nmap", finding, f"nmap:{scan_id}")
 
 
 def ecs_mac(mac: str) -> str:
@@ -110,7 +117,7 @@ def host_event(report: ScanReport, host: HostResult, ctx: ScanContext) -> Event:
     os_text = f", OS {host.os_name} ({host.os_accuracy}%)" if host.os_name else ""
     doc["message"] = f"host {host.ip}{names} is {host.state}, {scan['open_ports']} open ports{os_text}"
     return new_event(
-        event_id=make_event_id(f"nmap:{ctx.scan_id}", f"host|{host.ip}"),
+        event_id=scan_event_id(doc, ctx.scan_id, f"host|{host.ip}"),
         timestamp=_when(report, host, ctx),
         dataset=HOST_DATASET,
         fields=doc,
@@ -196,7 +203,7 @@ def port_event(report: ScanReport, host: HostResult, port: PortResult, ctx: Scan
     what = " ".join(v for v in (port.service_name, port.product, port.version) if v) or "unknown service"
     doc["message"] = f"open {port.protocol}/{port.port} on {host.ip}: {what}"
     return new_event(
-        event_id=make_event_id(f"nmap:{ctx.scan_id}", f"port|{host.ip}|{port.protocol}/{port.port}"),
+        event_id=scan_event_id(doc, ctx.scan_id, f"port|{host.ip}|{port.protocol}/{port.port}"),
         timestamp=at,
         dataset=PORT_DATASET,
         fields=doc,

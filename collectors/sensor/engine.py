@@ -23,7 +23,7 @@ from collectors.sensor.dns_abuse import DnsAbuseDetector
 from collectors.sensor.portscan import PortScanDetector
 from sentinel.config import SensorSettings
 from sentinel.errors import ConfigError
-from sentinel.events import UNATTRIBUTED, Event, make_event_id, new_event
+from sentinel.events import UNATTRIBUTED, Event, event_id, new_event
 from sentinel.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,6 @@ class SensorEngine:
 
     def to_event(self, finding: Finding) -> Event:
         dataset = f"sensor.{finding.detector}"
-        event_id = make_event_id(dataset, f"{finding.action}|{finding.key}|{finding.window_start:.6f}")
         fields: dict[str, Any] = {k: v for k, v in finding.fields.items() if k != "sensor"}
         event: dict[str, Any] = dict(fields.get("event") or {})
         event.update(
@@ -165,7 +164,15 @@ class SensorEngine:
         else:
             fields["tags"] = [UNATTRIBUTED]
         timestamp = datetime.fromtimestamp(finding.timestamp, tz=UTC)
-        return new_event(event_id=event_id, timestamp=timestamp, dataset=dataset, fields=fields)
+        # ``event_id``: owned by the institution it concerns (else the sensor), identified by the
+        # detector, what it found and its window, so a replayed capture gives the same findings.
+        finding_id = event_id(
+            institution.id if institution is not None else None,
+            "sensor",
+            f"{finding.action}|{finding.key}|{finding.window_start:.6f}",
+            dataset,
+        )
+        return new_event(event_id=finding_id, timestamp=timestamp, dataset=dataset, fields=fields)
 
     def _observer_fields(self) -> dict[str, Any]:
         observer: dict[str, Any] = {"type": "sensor", "vendor": "Sentinel", "product": "sentinel-sensor"}

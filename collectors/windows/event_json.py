@@ -10,8 +10,11 @@ keep their fields in ``winlog.user_data`` and also in ``winlog.event_data``, so 
 names reach them as they do for EventData. Spaces in data names are dropped ("Source Name" →
 ``SourceName``), the spelling Sigma rules for Defender and similar providers use.
 
-The event id is derived from the computer, channel and record id, so the same record imported
-from a ``.json`` and from its ``.evtx`` is stored once.
+The event id follows ``sentinel.events.event_id``: the institution the record is attributed to (by
+its computer name, or the sender's institution) and the whole record in canonical JSON. Computer,
+channel and record id are not enough: two EVTX files of one host reuse record numbers for different
+events. The same record read from an ``.evtx`` and from an exact JSON dump of it is stored once; a
+dump that changed any value (some trim trailing blanks) holds other records.
 """
 
 from __future__ import annotations
@@ -22,16 +25,16 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from sentinel.detect.ecs_pipeline import windows_dataset
 from sentinel.errors import ParseError
-from sentinel.events import UNATTRIBUTED, Event, make_event_id, new_event, parse_timestamp
-from sentinel.inventory import Inventory
+from sentinel.events import UNATTRIBUTED, Event, canonical_json, event_id, new_event, parse_timestamp
+from sentinel.inventory import Institution, Inventory
 
 log = logging.getLogger(__name__)
 
 _SYSMON = "Microsoft-Windows-Sysmon/Operational"
+LOCAL_IMPORT = "windows-import"  # the source of records an operator imports on the Sentinel host
+ATTRIBUTED_BY_SENDER = "sentinel.attributed_by_token"  # as collectors.normalize: the sender's institution
 
 
 def iter_json_documents(text: str) -> Iterator[Any]:
@@ -104,7 +107,7 @@ def _split_user(value: Any) -> tuple[str | None, str | None]:
     return (domain, name) if sep else (None, value)
 
 
-def _ecs_extras(doc: dict[str, Any], channel: str, event_id: int | None, data: Mapping[str, Any]) -> None:
+def _ecs_extras(doc: dict[str, Any], channel: str, code: int | None, data: Mapping[str, Any]) -> None:
     """ECS process/user/file/registry fields where the record says them plainly."""
 
     def put(section: str, key: str, value: Any) -> None:
@@ -136,28 +139,37 @@ def _ecs_extras(doc: dict[str, Any], channel: str, event_id: int | None, data: M
         put("source", "ip", data.get("IpAddress") if data.get("IpAddress") not in ("-", "::1") else None)
         put("process", "executable", data.get("NewProcessName") or data.get("ProcessName"))
         put("process", "command_line", data.get("CommandLine"))
-    if event_id is not None:
-        doc["event"]["code"] = str(event_id)
+    if code is not None:
+        doc["event"]["code"] = str(code)
 
 
 def event_from_json(
     record: Any,
     *,
-    origin: str = "windows",
+    source: str = LOCAL_IMPORT,
     inventory: Inventory | None = None,
+    sender: Institution | None = None,
     ingested: datetime | None = None,
 ) -> Event:
-    """One evtx-rs JSON record → an ECS event. ``ParseError`` when it is not such a record."""
+    """One evtx-rs JSON record → an ECS event. ``ParseError`` when it is not such a record.
+
+    ``source`` is the authenticated source (it owns the id of an unattributed record); ``sender`` the
+    institution the sender is bound to (an institution's API token): the event is that one's.
+    """
     event = record.get("Event") if isinstance(record, Mapping) else None
     system = event.get("System") if isinstance(event, Mapping) else None
     if not isinstance(event, Mapping) or not isinstance(system, Mapping):
         raise ParseError('not a Windows event record: expected {"Event": {"System": ...}}')
+    try:
+        content = canonical_json(record)  # first: it also refuses records nested too deep to walk or store
+    except TypeError as exc:  # orjson.JSONEncodeError
+        raise ParseError(f"Windows event record cannot be kept as JSON: {exc}") from None
     channel = _text(system.get("Channel"))
     if not isinstance(channel, str) or not channel:
         raise ParseError("Windows event record has no System.Channel")
     raw_id = _text(system.get("EventID"))
     try:
-        event_id = int(raw_id) if raw_id is not None else None
+        code = int(raw_id) if raw_id is not None else None
     except (TypeError, ValueError):
         raise ParseError(f"Windows event record has a non-numeric EventID {raw_id!r}") from None
     system_time = _attribute(system.get("TimeCreated"), "SystemTime")
@@ -174,8 +186,8 @@ def event_from_json(
     user_data = _data_fields(event.get("UserData"))
 
     winlog: dict[str, Any] = {"channel": channel, "api": "wineventlog"}
-    if event_id is not None:
-        winlog["event_id"] = event_id
+    if code is not None:
+        winlog["event_id"] = code
     for key, value in (
         ("provider_name", provider),
         ("provider_guid", _attribute(system.get("Provider"), "Guid")),
@@ -209,16 +221,16 @@ def event_from_json(
     }
     if computer:
         fields["host"] = {"name": computer}
-    _ecs_extras(fields, channel, event_id, winlog["event_data"])
+    _ecs_extras(fields, channel, code, winlog["event_data"])
     institution = inventory.attribute(None, computer) if inventory is not None and computer else None
+    if sender is not None and (institution is None or institution.id != sender.id):
+        institution = sender
+        fields["tags"] = [ATTRIBUTED_BY_SENDER]
     if institution is not None:
         fields["organization"] = {"id": institution.id, "name": institution.name}
     else:
         fields["tags"] = [UNATTRIBUTED]
-    if record_id is not None and computer:
-        eid = make_event_id(f"winlog:{computer}:{channel}", str(record_id))
-    else:
-        eid = make_event_id(origin, orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+    eid = event_id(institution.id if institution is not None else None, source, content)
     return new_event(
         event_id=eid,
         timestamp=timestamp,
@@ -229,14 +241,14 @@ def event_from_json(
 
 
 def events_from_json_text(
-    text: str, *, origin: str = "windows", inventory: Inventory | None = None
+    text: str, *, source: str = LOCAL_IMPORT, inventory: Inventory | None = None
 ) -> Iterator[Event | ParseError]:
     """Each record of a JSON text as an event, or the ``ParseError`` saying why it is not one."""
     ingested = datetime.now(UTC)
     try:
         for index, record in enumerate(iter_json_documents(text)):
             try:
-                yield event_from_json(record, origin=f"{origin}#{index}", inventory=inventory, ingested=ingested)
+                yield event_from_json(record, source=source, inventory=inventory, ingested=ingested)
             except ParseError as exc:
                 yield ParseError(f"record {index + 1}: {exc.message}")
     except ParseError as exc:  # the rest of the text is not JSON: one error, earlier events kept

@@ -1,7 +1,7 @@
 """``.evtx`` files → ECS events, through the ``evtx`` package (Rust evtx parser, JSON output).
 
 Every record goes through the same conversion as JSON input (:mod:`collectors.windows.event_json`),
-so an ``.evtx`` and its JSON dump give identical events (same ids, same fields). A record the
+so an ``.evtx`` and an exact JSON dump of it give identical events (same ids, same fields). A record the
 parser cannot read becomes a ``ParseError`` in the output; the other records still come through.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from evtx import PyEvtxParser
 
-from collectors.windows.event_json import event_from_json
+from collectors.windows.event_json import LOCAL_IMPORT, event_from_json
 from sentinel.errors import CollectorError, ParseError
 from sentinel.events import Event
 from sentinel.inventory import Inventory
@@ -35,7 +35,9 @@ def is_evtx(path: Path) -> bool:
         return False
 
 
-def events_from_evtx(path: Path, *, inventory: Inventory | None = None) -> Iterator[Event | ParseError]:
+def events_from_evtx(
+    path: Path, *, inventory: Inventory | None = None, source: str = LOCAL_IMPORT
+) -> Iterator[Event | ParseError]:
     """Each record of an ``.evtx`` file as an event, or the ``ParseError`` saying why not.
 
     Raises ``CollectorError`` when the file cannot be opened or is not an EVTX file at all.
@@ -61,7 +63,7 @@ def events_from_evtx(path: Path, *, inventory: Inventory | None = None) -> Itera
         number = record.get("event_record_id")
         try:
             data = orjson.loads(record["data"])
-            yield event_from_json(data, origin=f"{path}#{number}", inventory=inventory, ingested=ingested)
+            yield event_from_json(data, source=source, inventory=inventory, ingested=ingested)
         except orjson.JSONDecodeError as exc:
             yield ParseError(f"{path}: record {number}: invalid JSON from the EVTX parser: {exc}")
         except ParseError as exc:

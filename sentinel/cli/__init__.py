@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from sentinel.cli.context import CliState
+from sentinel.cli.output import plain
 from sentinel.errors import SentinelError
 
 COMMAND_MODULES = (
@@ -82,7 +83,7 @@ def main() -> None:
         app(prog_name="sentinel")
     except SentinelError as exc:
         # Plain write: a rich console would wrap a long path over several lines.
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {plain(exc, newlines=True)}\n")  # errors quote input: shown inert
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

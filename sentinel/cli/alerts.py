@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from sentinel.cli.context import load_context
 from sentinel.cli.incidents import AsOption, analyst
+from sentinel.cli.output import add_row, console, echo, echo_json, table
 from sentinel.errors import SentinelError
 from sentinel.incidents.alerts_view import list_alerts
 from sentinel.incidents.service import IncidentService
@@ -51,15 +49,17 @@ def register(app: typer.Typer) -> None:
             raise SentinelError(str(exc)) from None
         if as_json:
             for row in rows:
-                typer.echo(orjson.dumps({**row.alert.model_dump(mode="json"), "incident_id": row.incident_id}).decode())
+                echo_json({**row.alert.model_dump(mode="json"), "incident_id": row.incident_id})
             return
-        table = Table(title=f"{len(rows)} alert(s), most recent first")
-        for column in ("id", "last seen (UTC)", "severity", "rule", "institution", "key", "count", "incident"):
-            table.add_column(column, overflow="fold")
+        out = table(
+            f"{len(rows)} alert(s), most recent first",
+            *("id", "last seen (UTC)", "severity", "rule", "institution", "key", "count", "incident"),
+        )
         for row in rows:
             a = row.alert
             key = ", ".join(f"{k}={v}" for k, v in a.group_key.items()) or "-"
-            table.add_row(
+            add_row(
+                out,
                 a.id,
                 a.last_seen,
                 a.severity,
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
                 str(a.count),
                 row.incident_id or "-",
             )
-        Console().print(table)
+        console().print(out)
 
     @alerts.command("attach")
     def attach(
@@ -83,4 +83,4 @@ def register(app: typer.Typer) -> None:
         incident = IncidentService(state.store, state.settings).attach_alert(
             incident_id, alert_id, actor=analyst(who), scope=ALL
         )
-        typer.echo(incident.summary())
+        echo(incident.summary())

@@ -9,6 +9,7 @@ import typer
 
 from sentinel.config import Settings, load_settings
 from sentinel.inventory import Inventory, load_inventory
+from sentinel.private_files import private_directory
 from sentinel.store import Store, open_store
 
 DEFAULT_CONFIG = Path("sentinel.yaml")
@@ -44,7 +45,7 @@ class CliState:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self.settings.resolved_data_dir().mkdir(parents=True, exist_ok=True)
+            private_directory(self.settings.resolved_data_dir())
             self._store = open_store(self.settings)
         return self._store
 

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, console, echo, echo_json, table
 from sentinel.detect.engine import backtest
 from sentinel.detect.rule_pack import pack_from_settings, parse_duration
 from sentinel.errors import SentinelError
@@ -47,20 +46,21 @@ def register(app: typer.Typer) -> None:
             state.store, pack, state.settings.detect, state.inventory, end - timedelta(seconds=seconds), end, wanted
         )
         for error in errors:
-            typer.echo(f"rule not run: {error}", err=True)
+            echo(f"rule not run: {error}", err=True)
         for report in reports:
             if report.error:
-                typer.echo(f"rule {report.rule_id} failed: {report.error}", err=True)
+                echo(f"rule {report.rule_id} failed: {report.error}", err=True)
         if as_json:
             for alert in alerts:
-                typer.echo(alert.model_dump_json())
+                echo_json(alert.model_dump(mode="json"))
             return
-        table = Table(title=f"{len(alerts)} alert(s) would be raised (back-test: nothing stored or sent)")
-        for column in ("first seen", "severity", "rule", "institution", "key", "count"):
-            table.add_column(column, overflow="fold")
+        out = table(
+            f"{len(alerts)} alert(s) would be raised (back-test: nothing stored or sent)",
+            *("first seen", "severity", "rule", "institution", "key", "count"),
+        )
         for alert in alerts:
             key = ", ".join(f"{k}={v}" for k, v in alert.group_key.items()) or "-"
-            table.add_row(
-                alert.first_seen, alert.severity, alert.rule_title, alert.institution_id or "-", key, str(alert.count)
+            add_row(
+                out, alert.first_seen, alert.severity, alert.rule_title, alert.institution_id or "-", key, alert.count
             )
-        Console().print(table)
+        console().print(out)

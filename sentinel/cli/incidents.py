@@ -10,10 +10,10 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from playbooks.steps.enrich import soc_notes
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, console, echo, echo_json, table
 from sentinel.errors import SentinelError
 from sentinel.incidents.model import Incident
 from sentinel.incidents.service import IncidentService
@@ -48,9 +48,9 @@ def _service(ctx: typer.Context) -> IncidentService:
 
 def _print_one(incident: Incident, as_json: bool) -> None:
     if as_json:
-        typer.echo(orjson.dumps({**incident.body(), "version": incident.version}).decode())
+        echo_json({**incident.body(), "version": incident.version})
     else:
-        typer.echo(incident.summary())
+        echo(incident.summary())
 
 
 def register(app: typer.Typer) -> None:
@@ -70,13 +70,15 @@ def register(app: typer.Typer) -> None:
         found = _service(ctx).list(ALL, state=state or None, severity=severity, institution=institution, limit=limit)
         if as_json:
             for incident in found:
-                typer.echo(orjson.dumps({**incident.body(), "version": incident.version}).decode())
+                echo_json({**incident.body(), "version": incident.version})
             return
-        table = Table(title=f"{len(found)} incident(s), newest first")
-        for column in ("id", "opened (UTC)", "severity", "state", "institution", "assignee", "alerts", "title"):
-            table.add_column(column, overflow="fold")
+        out = table(
+            f"{len(found)} incident(s), newest first",
+            *("id", "opened (UTC)", "severity", "state", "institution", "assignee", "alerts", "title"),
+        )
         for i in found:
-            table.add_row(
+            add_row(
+                out,
                 i.id,
                 i.created_at,
                 i.severity.value,
@@ -86,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 str(len(i.alert_ids)),
                 i.title,
             )
-        Console().print(table)
+        console().print(out)
 
     @incidents.command("show")
     def show(
@@ -98,31 +100,28 @@ def register(app: typer.Typer) -> None:
         service = _service(ctx)
         incident = service.get(incident_id, ALL)
         trail = service.audit(incident_id, ALL)
+        notes = soc_notes(service.store, incident_id, ALL)
         if as_json:
             body = {**incident.body(), "version": incident.version, "audit": [e.model_dump(mode="json") for e in trail]}
-            typer.echo(orjson.dumps(body).decode())
+            echo_json({**body, "soc_context": notes})
             return
-        out = Console()
-        out.print(incident.summary(), markup=False)
-        out.print(
+        echo(incident.summary())
+        echo(
             f"opened {incident.created_at} by {incident.created_by}; ack due {incident.ack_due_at}; "
-            f"resolve due {incident.resolve_due_at}; tta={incident.tta_seconds} ttr={incident.ttr_seconds}",
-            markup=False,
+            f"resolve due {incident.resolve_due_at}; tta={incident.tta_seconds} ttr={incident.ttr_seconds}"
         )
-        out.print("alerts: " + (", ".join(incident.alert_ids) or "-"), markup=False)
-        out.print(
-            "observables: " + (", ".join(f"{o.kind}={o.value}" for o in incident.observables) or "-"), markup=False
-        )
+        echo("alerts: " + (", ".join(incident.alert_ids) or "-"))
+        echo("observables: " + (", ".join(f"{o.kind}={o.value}" for o in incident.observables) or "-"))
         for c in incident.comments:
-            out.print(f"comment {c.created_at} {c.author}: {c.text}", markup=False)
+            echo(f"comment {c.created_at} {c.author}: {c.text}")
         for t in incident.timeline:
-            out.print(f"playbook {t.at} {t.playbook}/{t.step_key}: {t.outcome}", markup=False)
-        table = Table(title="audit trail")
-        for column in ("when (UTC)", "who", "action", "field", "old", "new", "note"):
-            table.add_column(column, overflow="fold")
+            echo(f"playbook {t.at} {t.playbook}/{t.step_key}: {t.outcome}")
+        for line in notes:
+            echo(f"SOC only: {line}")
+        out = table("audit trail", "when (UTC)", "who", "action", "field", "old", "new", "note")
         for e in trail:
-            table.add_row(e.at, e.actor, e.action, e.field, _text(e.old), _text(e.new), e.note or "")
-        out.print(table)
+            add_row(out, e.at, e.actor, e.action, e.field, _text(e.old), _text(e.new), e.note or "")
+        console().print(out)
 
     @incidents.command("ack")
     def ack(ctx: typer.Context, incident_id: str, who: AsOption = None, as_json: JsonOption = False) -> None:
@@ -174,7 +173,7 @@ def register(app: typer.Typer) -> None:
         _print_one(merged, as_json)
         if not as_json:
             for source in moved:
-                typer.echo(f"  {source.id} is now {source.state.value}, merged into {merged.id}")
+                echo(f"  {source.id} is now {source.state.value}, merged into {merged.id}")
 
 
 def _text(value: object) -> str:

@@ -8,15 +8,14 @@ import socket
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from collectors.importers import ImportContext, ImportOptions, ImportSummary, import_file
 from collectors.normalize import Normalizer
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, echo_json, markup_safe, styled, table
+from sentinel.cli.output import console as output_console
 from sentinel.errors import SentinelError
 from sentinel.gc_tuning import tune_for_service
 
@@ -44,18 +43,18 @@ def register(app: typer.Typer) -> None:
         )
         options = ImportOptions(dataset_hint=dataset, host_hint=host)
         tune_for_service()  # batches of events in flight: the same allocation pattern as the service
-        console = Console(stderr=True)
+        progress_console = output_console(stderr=True)
         summaries: list[ImportSummary] = []
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             DownloadColumn(),
             TimeRemainingColumn(),
-            console=console,
+            console=progress_console,
             transient=True,
         ) as progress:
             for path in files:
-                task = progress.add_task(path.name, total=path.stat().st_size)
+                task = progress.add_task(markup_safe(path.name), total=path.stat().st_size)
                 import_ctx = ImportContext(
                     settings=state.settings,
                     normalizer=normalizer,
@@ -68,20 +67,18 @@ def register(app: typer.Typer) -> None:
                 progress.update(task, completed=path.stat().st_size)
         if as_json:
             for s in summaries:
-                typer.echo(orjson.dumps(dataclasses.asdict(s)).decode())
+                echo_json(dataclasses.asdict(s))
             if any(s.failed for s in summaries):
                 raise typer.Exit(1)
             return
-        table = Table(title="ingest summary")
-        for column in ("file", "type", "read", "stored", "duplicates", "dead letters", "failed"):
-            table.add_column(column, justify="left" if column in ("file", "type") else "right")
+        out = table("ingest summary", "file", "type", "read", "stored", "duplicates", "dead letters", "failed")
+        for column in out.columns[2:]:
+            column.justify = "right"
         for s in summaries:
-            table.add_row(
-                s.path, s.importer, str(s.read), str(s.stored), str(s.duplicates), str(s.dead_letters), str(s.failed)
-            )
-        Console().print(table)
+            add_row(out, s.path, s.importer, s.read, s.stored, s.duplicates, s.dead_letters, s.failed)
+        output_console().print(out)
         for s in summaries:
             for error in s.errors[:10]:
-                console.print(f"[red]{s.path}: {error}[/]")
+                progress_console.print(styled((f"{s.path}: {error}", "red")))
         if any(s.failed for s in summaries):
             raise typer.Exit(1)

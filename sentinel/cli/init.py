@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from sentinel.cli.output import echo
 from sentinel.config import load_settings
 from sentinel.inventory import load_inventory
 
@@ -20,17 +20,16 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     ) -> None:
         """Write a commented example sentinel.yaml and inventory.yaml."""
-        console = Console()
         directory.mkdir(parents=True, exist_ok=True)
         examples = resources.files("sentinel.examples")
         for name in ("sentinel.yaml", "inventory.yaml"):
             target = directory / name
             if target.exists() and not force:
-                console.print(f"kept existing {target} (use --force to overwrite)")
+                echo(f"kept existing {target} (use --force to overwrite)")
                 continue
             target.write_text(examples.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
-            console.print(f"wrote {target}")
+            echo(f"wrote {target}")
         # Validate what is now there, so a mistake shows here rather than at start.
         settings = load_settings(directory / "sentinel.yaml", environ={})
         load_inventory(settings.inventory_path())
-        console.print("configuration and inventory are valid; start with: sentinel serve")
+        echo("configuration and inventory are valid; start with: sentinel serve")

@@ -8,12 +8,10 @@ import threading
 import time
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, console, echo, echo_json, table
 from sentinel.notify.channels import build_channels
 from sentinel.notify.outbox import Outbox
 
@@ -35,20 +33,17 @@ def register(app: typer.Typer) -> None:
         """Notices per state, how many are due, and the latest dead ones with their errors."""
         report = _outbox(ctx).status()
         if as_json:
-            typer.echo(orjson.dumps(dataclasses.asdict(report), option=orjson.OPT_INDENT_2).decode())
+            echo_json(dataclasses.asdict(report), indent=True)
             return
-        console = Console()
         counts = ", ".join(f"{state} {n}" for state, n in report.counts.items())
-        console.print(f"outbox: {counts}; due now {report.due_now}; being sent {report.in_flight}")
+        echo(f"outbox: {counts}; due now {report.due_now}; being sent {report.in_flight}")
         if report.oldest_waiting:
-            console.print(f"oldest waiting notice created {report.oldest_waiting}")
+            echo(f"oldest waiting notice created {report.oldest_waiting}")
         if report.dead:
-            table = Table(title="dead notices (latest first)")
-            for column in ("id", "channel", "recipient", "tries", "last error"):
-                table.add_column(column, overflow="fold")
+            out = table("dead notices (latest first)", "id", "channel", "recipient", "tries", "last error")
             for d in report.dead:
-                table.add_row(d["id"], str(d["channel"]), str(d["recipient"]), str(d["tries"]), str(d["last_error"]))
-            console.print(table)
+                add_row(out, d["id"], d["channel"], d["recipient"], d["tries"], d["last_error"])
+            console().print(out)
 
     @group.command("retry")
     def retry(
@@ -59,7 +54,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Put dead (or failed) notices back for delivery now, with a fresh try budget."""
         count = _outbox(ctx).retry(notice_id)
-        typer.echo(f"{count} notice(s) put back for delivery")
+        echo(f"{count} notice(s) put back for delivery")
 
     @group.command("deliver")
     def deliver(
@@ -75,7 +70,7 @@ def register(app: typer.Typer) -> None:
         try:
             if once:
                 report = outbox.deliver_due(notify.batch_size)
-                typer.echo(
+                echo(
                     f"delivered {report.delivered + report.already_delivered}, retrying {report.retrying}, "
                     f"dead {report.dead}, skipped {report.skipped}"
                 )
@@ -89,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 timer.start()
             started = time.monotonic()
             outbox.run(stop, poll_seconds=notify.poll_seconds, batch_size=notify.batch_size)
-            typer.echo(f"outbox worker stopped after {time.monotonic() - started:.1f}s")
+            echo(f"outbox worker stopped after {time.monotonic() - started:.1f}s")
         finally:
             for channel in outbox.channels.values():
                 channel.close()

@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from playbooks.loader import load_playbooks
 from playbooks.runner import RunResult
 from playbooks.wiring import build_response, load_configured_playbooks, playbook_dirs
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, console, echo, echo_json, styled, table
 from sentinel.detect.alerts import COLLECTION as ALERTS
 from sentinel.detect.alerts import Alert
 from sentinel.errors import NotFoundError, SentinelError
@@ -37,16 +35,16 @@ def _print_result(result: RunResult, as_json: bool) -> None:
                 for r in result.runs
             ],
         }
-        typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        echo_json(out, indent=True)
         return
     if not result.runs:
-        typer.echo(f"no playbook matches alert {result.alert_id}")
+        echo(f"no playbook matches alert {result.alert_id}")
         return
     prefix = "dry run: " if result.dry_run else ""
     for run in result.runs:
-        typer.echo(f"{prefix}{run.playbook}: {run.status} (incident {run.incident_id or '-'})")
+        echo(f"{prefix}{run.playbook}: {run.status} (incident {run.incident_id or '-'})")
         for step in run.steps:
-            typer.echo(f"  {step.key} [{step.action}] {step.status}: {step.detail}")
+            echo(f"  {step.key} [{step.action}] {step.status}: {step.detail}")
 
 
 def register(app: typer.Typer) -> None:
@@ -78,11 +76,9 @@ def register(app: typer.Typer) -> None:
                 ],
                 "errors": [str(e) for e in loaded.errors],
             }
-            typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+            echo_json(out, indent=True)
             return
-        table = Table(title=f"{len(loaded.playbooks)} playbook(s)")
-        for column in ("id", "title", "when", "steps", "enabled"):
-            table.add_column(column, overflow="fold")
+        out_table = table(f"{len(loaded.playbooks)} playbook(s)", "id", "title", "when", "steps", "enabled")
         for p in loaded.playbooks:
             when = p.when
             parts = [f"rules: {len(when.rules)}" if when.rules else "", ", ".join(when.tags)]
@@ -90,17 +86,18 @@ def register(app: typer.Typer) -> None:
                 parts.append(f">= {when.severity_at_least}")
             if p.default:
                 parts.append("default (unmatched alerts)")
-            table.add_row(
+            add_row(
+                out_table,
                 p.id,
                 p.title,
                 "; ".join(x for x in parts if x) or "any alert",
                 " → ".join(f"{s.key}:{s.action}" for s in p.steps),
                 "no" if (not p.enabled or p.id in disabled) else "yes",
             )
-        console = Console()
-        console.print(table)
+        screen = console()
+        screen.print(out_table)
         for error in loaded.errors:
-            console.print(f"[red]not loaded:[/] {error}", highlight=False)
+            screen.print(styled(("not loaded:", "red"), f" {error}"))
 
     @pb_app.command("validate")
     def validate(
@@ -117,8 +114,8 @@ def register(app: typer.Typer) -> None:
         else:
             loaded = load_playbooks(playbook_dirs(load_context(ctx).settings))
         for error in loaded.errors:
-            typer.echo(f"error: {error}", err=True)
-        typer.echo(f"{len(loaded.playbooks)} playbook(s) valid, {len(loaded.errors)} error(s)")
+            echo(f"error: {error}", err=True)
+        echo(f"{len(loaded.playbooks)} playbook(s) valid, {len(loaded.errors)} error(s)")
         if loaded.errors:
             raise SentinelError(f"{len(loaded.errors)} playbook error(s)")
 
@@ -150,6 +147,6 @@ def register(app: typer.Typer) -> None:
         response = build_response(state.settings, state.store, state.inventory)
         runs = response.runner.approve(incident_id, step, actor=f"analyst:{analyst}")
         for r in runs:
-            typer.echo(f"{r.playbook}: {r.status} (incident {r.incident_id or '-'})")
+            echo(f"{r.playbook}: {r.status} (incident {r.incident_id or '-'})")
             for s in r.steps:
-                typer.echo(f"  {s.key} [{s.action}] {s.status}: {s.detail}")
+                echo(f"  {s.key} [{s.action}] {s.status}: {s.detail}")

@@ -8,12 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, cell, console, echo, echo_json, styled, table
 from sentinel.detect.controls import coverage, load_controls
 from sentinel.detect.detectors import build_detector
 from sentinel.detect.rule_pack import (
@@ -80,27 +78,28 @@ def register(app: typer.Typer) -> None:
                 "attack_techniques": techniques,
                 "errors": [str(e) for e in pack.errors],
             }
-            typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+            echo_json(out, indent=True)
             return
-        console = Console()
-        table = Table(title=f"{len(pack.rules)} rule(s)")
-        for column in ("title", "kind", "level", "ATT&CK", "controls", "id"):
-            table.add_column(column, overflow="fold")
+        screen = console()
+        rules_table = table(f"{len(pack.rules)} rule(s)", "title", "kind", "level", "ATT&CK", "controls", "id")
         for r in sorted(pack.rules, key=lambda r: (r.kind, r.title)):
             attack = ", ".join(t.removeprefix("attack.") for t in r.attack)
-            table.add_row(r.title, r.kind, r.level, attack, ", ".join(r.controls) or "-", r.id)
-        console.print(table)
-        ctable = Table(title="control coverage")
-        for column in ("control", "area", "checkable", "rules"):
-            ctable.add_column(column)
+            add_row(rules_table, r.title, r.kind, r.level, attack, ", ".join(r.controls) or "-", r.id)
+        screen.print(rules_table)
+        ctable = table("control coverage", "control", "area", "checkable", "rules")
         for control in catalogue.controls:
             n = len(cover.get(control.id, []))
-            ctable.add_row(control.id, control.area, "yes" if control.checkable else "no", str(n) if n else "[red]0[/]")
-        console.print(ctable)
+            ctable.add_row(
+                cell(control.id),
+                cell(control.area),
+                cell("yes" if control.checkable else "no"),
+                cell(n) if n else styled(("0", "red")),
+            )
+        screen.print(ctable)
         covered = sum(1 for c in catalogue.controls if cover.get(c.id))
-        console.print(f"controls covered: {covered}/{len(catalogue.controls)}; ATT&CK techniques: {len(techniques)}")
+        echo(f"controls covered: {covered}/{len(catalogue.controls)}; ATT&CK techniques: {len(techniques)}")
         for error in pack.errors:
-            console.print(f"[red]not loaded:[/] {error}", highlight=False)
+            screen.print(styled(("not loaded:", "red"), f" {error}"))
 
     @rules_app.command("validate")
     def validate(path: Annotated[Path, typer.Argument(help="A rule file or a folder of rules.")]) -> None:
@@ -111,8 +110,8 @@ def register(app: typer.Typer) -> None:
         ok, compile_errors = _runnable_errors(pack.rules)
         errors = pack.errors + compile_errors
         for error in errors:
-            typer.echo(f"error: {error}", err=True)
-        typer.echo(f"{len(ok)} rule(s) valid, {len(errors)} error(s)")
+            echo(f"error: {error}", err=True)
+        echo(f"{len(ok)} rule(s) valid, {len(errors)} error(s)")
         if errors:  # a failing exit status, for CI pipelines that validate rule changes
             raise SentinelError(f"{len(errors)} rule error(s)")
 
@@ -128,7 +127,7 @@ def register(app: typer.Typer) -> None:
             pack = pack_from_settings(load_context(ctx).settings)
         failures = len(pack.errors)
         for error in pack.errors:
-            typer.echo(f"error: {error}", err=True)
+            echo(f"error: {error}", err=True)
         with tempfile.TemporaryDirectory(prefix="sentinel-rules-test-") as tmp:
             counter = itertools.count()
 
@@ -140,14 +139,14 @@ def register(app: typer.Typer) -> None:
             for rule in pack.rules:
                 results = run_rule_samples(factory, pack, rule)
                 if not results:
-                    typer.echo(f"-- {rule.title}: no samples")
+                    echo(f"-- {rule.title}: no samples")
                     continue
                 bad = [r for r in results if not r.passed]
                 failures += len(bad)
-                typer.echo(f"{'FAIL' if bad else 'ok  '} {rule.title} ({len(results) - len(bad)}/{len(results)})")
+                echo(f"{'FAIL' if bad else 'ok  '} {rule.title} ({len(results) - len(bad)}/{len(results)})")
                 for result in bad:
-                    typer.echo(f"     {result.describe()}")
-        typer.echo(f"{failures} failure(s)")
+                    echo(f"     {result.describe()}")
+        echo(f"{failures} failure(s)")
         if failures:
             raise SentinelError(f"{failures} rule sample(s) or file(s) failed")
 
@@ -173,14 +172,14 @@ def register(app: typer.Typer) -> None:
             if errors or compile_errors or not rules:
                 invalid += 1
                 for error in errors + compile_errors:
-                    typer.echo(f"not imported: {error}", err=True)
+                    echo(f"not imported: {error}", err=True)
                 continue
             dest = target / file.relative_to(source)
             if dest.exists() and not force and dest.read_bytes() != file.read_bytes():
                 skipped += 1
-                typer.echo(f"exists, not overwritten (use --force): {dest}", err=True)
+                echo(f"exists, not overwritten (use --force): {dest}", err=True)
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, dest)
             imported += 1
-        typer.echo(f"imported {imported}, invalid {invalid}, skipped {skipped} -> {target}")
+        echo(f"imported {imported}, invalid {invalid}, skipped {skipped} -> {target}")

@@ -13,12 +13,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from collectors.scan.runner import ScanProgress
 from collectors.scan.service import ScanOutcome, ScanService
 from collectors.scan.targets import resolve_request
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, console, markup_safe, styled, table
 
 FLAGS = ("forbidden", "tls_legacy", "weak_cipher", "cert_expired", "cert_expiring", "eol", "new_port")
 MAX_ROWS = 50
@@ -32,37 +32,41 @@ def _findings(outcome: ScanOutcome) -> Counter[str]:
     return found
 
 
-def _summary(outcome: ScanOutcome, console: Console) -> None:
-    table = Table(title=f"scan {outcome.scan_id} ({outcome.profile}) of {outcome.institution_id}")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_row("targets", ", ".join(outcome.targets))
-    table.add_row("hosts up", str(outcome.hosts_up))
-    table.add_row("open ports", str(outcome.open_ports))
+def _summary(outcome: ScanOutcome, screen: Console) -> None:
+    summary = table(f"scan {outcome.scan_id} ({outcome.profile}) of {outcome.institution_id}", "what", "count")
+    summary.columns[1].justify = "right"
+    add_row(summary, "targets", ", ".join(outcome.targets))
+    add_row(summary, "hosts up", outcome.hosts_up)
+    add_row(summary, "open ports", outcome.open_ports)
     for action, count in sorted(Counter(c.action for c in outcome.changes).items()):
-        table.add_row(f"change: {action}", str(count))
+        add_row(summary, f"change: {action}", count)
     for flag, count in sorted(_findings(outcome).items()):
-        table.add_row(f"finding: {flag}", str(count))
-    table.add_row("events stored / duplicates / failed", f"{outcome.stored} / {outcome.duplicates} / {outcome.failed}")
-    table.add_row("elapsed", f"{outcome.elapsed_seconds:.1f}s")
-    console.print(table)
+        add_row(summary, f"finding: {flag}", count)
+    add_row(
+        summary, "events stored / duplicates / failed", f"{outcome.stored} / {outcome.duplicates} / {outcome.failed}"
+    )
+    add_row(summary, "elapsed", f"{outcome.elapsed_seconds:.1f}s")
+    screen.print(summary)
     ports = [e for e in outcome.events if e.dataset == "nmap.port"]
     if ports:
-        detail = Table(title="open ports" + (f" (first {MAX_ROWS})" if len(ports) > MAX_ROWS else ""))
-        for column in ("address", "port", "service", "product/version", "findings"):
-            detail.add_column(column)
+        # Service names and versions are what the scanned hosts answered: untrusted text.
+        detail = table(
+            "open ports" + (f" (first {MAX_ROWS})" if len(ports) > MAX_ROWS else ""),
+            *("address", "port", "service", "product/version", "findings"),
+        )
         for event in ports[:MAX_ROWS]:
             policy = event.get("sentinel.policy") or {}
             versions = (event.get("sentinel.scan.service.product"), event.get("service.version"))
-            product = " ".join(v for v in versions if v)
-            detail.add_row(
-                str(event.get("destination.ip")),
+            product = " ".join(str(v) for v in versions if v)
+            add_row(
+                detail,
+                event.get("destination.ip"),
                 f"{event.get('network.transport')}/{event.get('destination.port')}",
-                str(event.get("service.name") or ""),
+                event.get("service.name") or "",
                 product,
                 ", ".join(flag for flag in FLAGS if policy.get(flag) is True),
             )
-        console.print(detail)
+        screen.print(detail)
 
 
 def register(app: typer.Typer) -> None:
@@ -83,19 +87,21 @@ def register(app: typer.Typer) -> None:
         state = load_context(ctx)
         targets = resolve_request(target, state.inventory, institution)
         service = ScanService(state.settings, state.inventory, state.store)
-        console = Console(stderr=True)
+        progress_console = console(stderr=True)
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
+            console=progress_console, transient=True,
         ) as progress:  # fmt: skip
-            task = progress.add_task(f"{profile} scan of {', '.join(t.label for t in targets)}", total=None)
+            task = progress.add_task(
+                markup_safe(f"{profile} scan of {', '.join(t.label for t in targets)}"), total=None
+            )
 
             def on_progress(p: ScanProgress) -> None:
                 progress.update(task, total=p.total, completed=p.done, description=f"{p.hosts_up} hosts up")
 
             outcome = service.scan(targets, profile, progress=on_progress)
-        _summary(outcome, Console())
+        _summary(outcome, console())
         for error in outcome.errors[:10]:
-            console.print(f"[yellow]{error}[/]", highlight=False)
+            progress_console.print(styled((error, "yellow")))
         if outcome.failed:
             raise typer.Exit(1)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from sentinel.cli.context import load_context
+from sentinel.cli.output import add_row, console, echo, echo_json, table
 from sentinel.durations import parse_duration
 from sentinel.errors import SentinelError
 from sentinel.search_query import parse_search
@@ -35,27 +33,31 @@ def register(app: typer.Typer) -> None:
             event_query = parse_search(query, start=datetime.now(UTC) - window)
         except ValueError as exc:
             raise SentinelError(str(exc)) from exc
+        except OverflowError:  # a look-back before year 1
+            raise SentinelError(f"--since {since} reaches too far back") from None
         if institution is not None and state.inventory.get(institution) is None:
             raise SentinelError(f"unknown institution {institution!r}")
         scope = Scope.institution(institution) if institution else Scope.everything()
         if count:
-            typer.echo(state.store.count_events(event_query, scope))
+            echo(state.store.count_events(event_query, scope))
             return
         result = state.store.search_events(event_query, scope, limit=limit)
         if as_json:
             for event in result.events:
-                typer.echo(orjson.dumps(event.doc).decode())
+                echo_json(event.doc)
             return
-        table = Table(title=f"{result.total} event(s), newest first (showing {len(result.events)})")
-        for column in ("time (UTC)", "institution", "dataset", "host", "source", "message"):
-            table.add_column(column, overflow="fold")
+        out = table(
+            f"{result.total} event(s), newest first (showing {len(result.events)})",
+            *("time (UTC)", "institution", "dataset", "host", "source", "message"),
+        )
         for event in result.events:
-            table.add_row(
+            add_row(
+                out,
                 event.doc.get("@timestamp", ""),
                 event.organization_id or "-",
                 event.dataset,
-                str(event.get("host.hostname") or "-"),
-                str(event.get("source.ip") or event.get("source.domain") or "-"),
+                event.get("host.hostname") or "-",
+                event.get("source.ip") or event.get("source.domain") or "-",
                 (event.message or "")[:200],
             )
-        Console().print(table)
+        console().print(out)

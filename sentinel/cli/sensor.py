@@ -11,11 +11,11 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from collectors.sensor.engine import Observer, SensorEngine
 from collectors.sensor.live import run_live
 from sentinel.cli.context import CliState, load_context
+from sentinel.cli.output import console, echo, styled
 from sentinel.config import SensorSettings
 from sentinel.errors import StoreError
 from sentinel.events import Event
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         engine = SensorEngine(
             sensor_settings(state), inventory, observer=Observer(hostname=socket.gethostname(), interface=iface)
         )
-        console = Console(stderr=True)
+        screen = console(stderr=True)
         stop = threading.Event()
 
         def _stop(signum: int, frame: FrameType | None) -> None:
@@ -64,17 +64,18 @@ def register(app: typer.Typer) -> None:
             if result.failed:
                 raise StoreError(f"the store refused {len(result.failed)} findings: {result.failed[0][1]}")
             for event in events:
-                console.print(f"[yellow]{event.get('event.action')}[/] {event.message}", highlight=False)
+                # The message quotes what was captured (user names, DNS names): untrusted text.
+                screen.print(styled((str(event.get("event.action")), "yellow"), f" {event.message}"))
 
         def ready(bpf: str) -> None:
-            console.print(f"sensor listening on {iface}; kernel filter: {bpf}", highlight=False)
+            echo(f"sensor listening on {iface}; kernel filter: {bpf}", err=True)
 
         try:
             stats = run_live(engine, iface, write, duration=duration, stop=stop, on_ready=ready)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        console.print(
+        echo(
             f"sensor stopped after {stats.seconds:.1f} s: {stats.frames} packets, {stats.events} findings stored",
-            highlight=False,
+            err=True,
         )

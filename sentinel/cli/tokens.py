@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from sentinel.auth import Role, create_token, revoke_tokens
 from sentinel.cli.context import load_context
+from sentinel.cli.output import echo
 
 
 def register(app: typer.Typer) -> None:
@@ -25,11 +25,11 @@ def register(app: typer.Typer) -> None:
         """Create a token and print it once."""
         state = load_context(ctx)
         token = create_token(state.store, name=name, role=role, institution_id=institution, inventory=state.inventory)
-        Console(stderr=True).print("store this token now; it cannot be shown again:")
-        typer.echo(token)
+        echo("store this token now; it cannot be shown again:", err=True)
+        echo(token)
 
     @tokens.command("revoke")
     def revoke(ctx: typer.Context, name: Annotated[str, typer.Option("--name")]) -> None:
         """Revoke every token with this name."""
         state = load_context(ctx)
-        typer.echo(f"revoked {revoke_tokens(state.store, name)} token(s)")
+        echo(f"revoked {revoke_tokens(state.store, name)} token(s)")

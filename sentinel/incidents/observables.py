@@ -118,7 +118,10 @@ def from_alert(alert: Alert, store: Store | None = None, *, max_events: int = 20
     if store is not None and alert.sample_event_ids:
         ids = alert.sample_event_ids[:max_events]
         query = EventQuery(filters=(FieldFilter("event.id", "in", ids),))
-        for event in store.search_events(query, Scope.everything(), limit=len(ids)).events:
+        # The alert's own institution's events only: its observables go on that institution's incident.
+        # An alert of no institution is read by SOC roles alone.
+        scope = Scope.institution(alert.institution_id) if alert.institution_id else Scope.everything()
+        for event in store.search_events(query, scope, limit=len(ids)).events:
             pairs.extend(flatten(event.doc))
     return from_fields(pairs, alert.id)
 

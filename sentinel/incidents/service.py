@@ -329,7 +329,7 @@ class IncidentService:
     ) -> Incident:
         """Link an alert (idempotent). It must be the incident's institution's and in no other incident."""
         alert = self.load_alert(alert_id, scope)
-        owner = self.incident_for_alert(alert_id, Scope.everything())
+        owner = self.incident_for_alert(alert_id, scope)  # an alert only ever joins its institution's incidents
         if owner is not None and owner.id != incident_id:
             raise SentinelError(f"alert {alert_id} is linked to incident {owner.id}; detach it there first")
         found = obs.from_alert(alert, self.store)

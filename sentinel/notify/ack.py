@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,12 +26,15 @@ from pathlib import Path
 import orjson
 
 from sentinel.errors import SentinelError
+from sentinel.private_files import private_directory
 
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "ack.key"  # noqa: S105 (a file name, not a secret)
 _VERSION = 1
 _MAX_TOKEN = 2048  # far above a real token; refuses junk before any work
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+_MAC_CHARS = 43  # HMAC-SHA256: 32 bytes, 43 characters of unpadded base64url
 
 
 class AckTokenError(SentinelError):
@@ -54,7 +58,18 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: the canonical unpadded base64url of some bytes, or ``ValueError``.
+
+    The standard decoder skips characters outside the alphabet, takes the standard alphabet's ``+/``
+    as well, accepts padding anywhere near the end and ignores the unused low bits of the last
+    character: many spellings of one token. Exactly one is accepted here.
+    """
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not unpadded base64url")
+    data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64(data) != text:  # unused bits set in the last character
+        raise ValueError("not the canonical base64url of its bytes")
+    return data
 
 
 class AckSigner:
@@ -84,11 +99,13 @@ class AckSigner:
         if not isinstance(token, str) or len(token) > _MAX_TOKEN or token.count(".") != 1:
             raise AckTokenError("this acknowledgement link is not valid", "invalid")
         encoded, signature = token.split(".")
+        if len(signature) != _MAC_CHARS:
+            raise AckTokenError("this acknowledgement link is not valid", "invalid")
         try:
             payload, mac = _unb64(encoded), _unb64(signature)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
             raise AckTokenError("this acknowledgement link is not valid", "invalid") from exc
-        # Check the signature before parsing anything an attacker wrote.
+        # Check the signature (in constant time) before parsing anything an attacker wrote.
         if not hmac.compare_digest(mac, self._mac(payload)):
             raise AckTokenError("this acknowledgement link is not valid", "invalid")
         try:
@@ -113,7 +130,7 @@ def load_or_create_secret(path: Path) -> bytes:
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         text = secrets.token_hex(32)
         try:
             # O_EXCL: two processes starting together never overwrite each other's secret.

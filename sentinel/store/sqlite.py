@@ -20,6 +20,7 @@ import orjson
 
 from sentinel.errors import StoreError
 from sentinel.events import Event
+from sentinel.private_files import private_directory, private_file, tighten_if_present
 from sentinel.store import sqlite_documents as documents
 from sentinel.store.base import (
     UNCOUNTED,
@@ -57,7 +58,12 @@ class SqliteStore(Store):
 
     # lifecycle -------------------------------------------------------------------------
     def setup(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Every institution's events and the outbox: the directory 0700, the database 0600. SQLite gives
+        # the -wal and -shm files the database file's mode; ones left from before are tightened here.
+        private_directory(self.path.parent)
+        private_file(self.path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            tighten_if_present(self.path.with_name(self.path.name + suffix))
         with self.connections.locked_writer("set up") as conn:
             migrate(conn)
 

@@ -9,9 +9,8 @@ import pytest
 
 from collectors.dead_letters import dead_letter_document
 from collectors.normalize import Normalizer
-from collectors.records import RawRecord
+from collectors.records import RawRecord, record_event_id
 from sentinel.errors import ParseError
-from sentinel.events import make_event_id
 from sentinel.inventory import Institution, Inventory
 
 
@@ -28,7 +27,7 @@ def test_binary_record_becomes_a_replayable_dead_letter() -> None:
     with pytest.raises(ParseError) as caught:
         Normalizer(Inventory([]), observer_hostname="x").normalize(record)
     doc_id, body, institution = dead_letter_document(record, caught.value.message)
-    assert doc_id == make_event_id("10.1.2.3", raw)
+    assert doc_id == record_event_id(record, None)  # the id the record would have had as an event
     assert institution is None
     assert body["reason"].startswith("binary data")
     assert body["@timestamp"] == body["received_at"] == "2024-06-15T12:00:00.250Z"

@@ -147,7 +147,9 @@ def garbage(n: int) -> RawRecord:
 
 def test_a_batch_of_dead_letters_some_already_kept_keeps_each_once(setup: Setup) -> None:
     # One kept by an earlier run (a crash before the checkpoint), one sent twice in this batch.
-    doc_id, body, institution_id = dead_letter_document(garbage(1), "binary data: kept before")
+    doc_id, body, institution_id = dead_letter_document(
+        garbage(1), "binary data: kept before", inventory=setup.drain.inventory
+    )
     setup.store.create_document("dead_letters", doc_id, body, institution_id=institution_id)
     setup.spool.append([garbage(0), garbage(1), garbage(2), line(7), garbage(2), garbage(3)])
     setup.run_until_empty()

@@ -10,7 +10,7 @@ import pytest
 from collectors.normalize import INVALID_UTF8, NO_SYSLOG_HEADER, Normalizer, decode_line
 from collectors.records import RawRecord, Transport
 from sentinel.errors import ParseError
-from sentinel.events import UNATTRIBUTED, make_event_id
+from sentinel.events import UNATTRIBUTED, event_id
 from sentinel.inventory import Institution, Inventory
 
 DAR = ZoneInfo("Africa/Dar_es_Salaam")
@@ -48,7 +48,7 @@ def test_sshd_line_becomes_a_complete_ecs_event(normalizer: Normalizer) -> None:
     rec = record(SSHD)
     event = normalizer.normalize(rec)
     doc = event.doc
-    assert event.id == make_event_id(rec.origin, rec.raw) == doc["event"]["id"]
+    assert event.id == event_id("moh", rec.origin, rec.raw, rec.origin) == doc["event"]["id"]
     assert event.dataset == "system.auth"
     assert doc["@timestamp"] == "2024-06-15T11:59:01.000Z"  # 14:59 in Dar es Salaam (UTC+3)
     assert doc["event"]["created"] == "2024-06-15T12:00:00.000Z"
@@ -79,8 +79,8 @@ def test_same_bytes_same_origin_same_id(normalizer: Normalizer) -> None:
 def test_attribution_peer_then_hostname_then_host_hint(normalizer: Normalizer) -> None:
     by_peer = normalizer.normalize(record(b"Jun 15 14:59:01 web1.moh.go.tz app: x", peer="10.2.0.5"))
     assert by_peer.organization_id == "nairobi"  # the sender's address wins over the header's host name
-    by_host = normalizer.normalize(record(b"Jun 15 14:59:01 web1.moh.go.tz app: x", peer="192.0.2.1"))
-    assert by_host.organization_id == "moh"
+    by_line = normalizer.normalize(record(b"Jun 15 14:59:01 web1.moh.go.tz app: x", peer=None, transport="file"))
+    assert by_line.organization_id == "moh"  # a file the operator configured: the host it names counts
     by_hint = normalizer.normalize(
         record(b"Jun 15 14:59:01 other app: x", peer=None, transport="file", host_hint="web1.moh.go.tz")
     )
@@ -338,3 +338,46 @@ def test_out_of_range_pri_is_not_a_priority(normalizer: Normalizer) -> None:
     event = normalizer.normalize(record(b"<192>" + SSHD))
     assert "syslog" not in event.doc.get("log", {})
     assert event.doc["@timestamp"] == "2024-06-15T12:00:00.000Z"  # no header: the receive time
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Jun 15 14:59:01 web1.moh.go.tz sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2",  # fast path
+        b"<38>1 2024-06-15T14:59:01+03:00 web1.moh.go.tz sshd 1 - - Failed password for root",  # RFC 5424
+        b"<38>Jun 15 14:59:01 web1.moh.go.tz app: x",
+    ],
+)
+def test_a_syslog_sender_no_institution_owns_cannot_claim_one_by_host_name(
+    normalizer: Normalizer, transport: Transport, line: bytes
+) -> None:
+    # The listener does not authenticate senders: naming MoH's host does not make the line MoH's.
+    event = normalizer.normalize(record(line, peer="192.0.2.1", transport=transport))
+    assert event.organization_id is None and "organization" not in event.doc
+    assert event.doc["tags"] == [UNATTRIBUTED]
+    assert event.doc["host"] == {"hostname": "web1.moh.go.tz"}  # what the line says is kept, as its content
+    # MoH's own address still attributes it; so does a file the operator configured (trusted names).
+    assert normalizer.normalize(record(line, peer="10.1.2.3", transport=transport)).organization_id == "moh"
+    assert normalizer.normalize(record(line, peer=None, transport="file")).organization_id == "moh"
+
+
+def test_sender_bound_to_an_institution_owns_the_event_with_its_id_and_name(normalizer: Normalizer) -> None:
+    liaison = INVENTORY.get("nairobi")
+    rec = record(SSHD.replace(b"web1", b"web1.moh.go.tz"), peer=None, transport="http")
+    event = normalizer.normalize(rec, sender=liaison)
+    assert event.doc["organization"] == {"id": "nairobi", "name": "Liaison office"}
+    assert event.doc["tags"] == ["sentinel.attributed_by_token"]
+    assert event.doc["@timestamp"] == "2024-06-15T11:59:01.000Z"  # the sender's time zone (Nairobi, UTC+3)
+    unclaimed = normalizer.normalize(
+        record(b"Jun 15 14:59:01 other app: x", peer=None, transport="http"), sender=liaison
+    )
+    assert unclaimed.doc["organization"]["id"] == "nairobi" and UNATTRIBUTED not in unclaimed.doc["tags"]
+
+
+def test_same_line_attributed_to_two_institutions_is_two_events(normalizer: Normalizer) -> None:
+    line = b"<38>Jun 15 14:59:01 gw app: link down"
+    rec = record(line, peer=None, transport="http")
+    moh, lon = INVENTORY.get("moh"), INVENTORY.get("lon")
+    assert normalizer.normalize(rec, sender=moh).id != normalizer.normalize(rec, sender=lon).id
+    assert normalizer.normalize(rec, sender=moh).id == normalizer.normalize(rec, sender=moh).id

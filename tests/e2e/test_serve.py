@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -45,7 +46,11 @@ def service(tmp_path: Path) -> Iterator[tuple[dict[str, int], Path, subprocess.P
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
-        [str(VENV_BIN / "sentinel"), "--config", str(config), "serve"], stdout=log, stderr=subprocess.STDOUT, env=env
+        [str(VENV_BIN / "sentinel"), "--config", str(config), "serve"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        umask=0o022,  # the usual umask: files would be readable by every local user unless Sentinel says otherwise
     )
     try:
         ports_file = tmp_path / "data" / "ports.json"
@@ -131,3 +136,9 @@ def test_logger_line_becomes_searchable_and_service_stops_cleanly(
     assert "Sentinel is running" in log
     # The scheduler's per-run INFO lines (jobs run at start and every few seconds) stay out of the log.
     assert " INFO apscheduler" not in log
+    # Everything the service wrote in its data directory is its user's alone (the database was 0644).
+    data = config.parent / "data"
+    written = {p.relative_to(data).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in data.rglob("*") if p.is_file()}
+    assert {"sentinel.db", "ack.key", "ports.json"} <= written.keys()
+    assert {name: m for name, m in written.items() if m != 0o600} == {}
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700

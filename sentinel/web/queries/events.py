@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sentinel.auth import Principal
 from sentinel.durations import parse_duration
-from sentinel.search_query import parse_search
+from sentinel.search_query import parse_cursor, parse_search
 from sentinel.store.base import EventQuery, SearchResult
 from sentinel.web.queries.scope import scope_for
 from sentinel.web.services import WebServices
@@ -37,12 +37,7 @@ def event_query(params: EventSearch) -> EventQuery:
 
 
 def parse_after(after: str | None) -> tuple[int, str] | None:
-    if not after:
-        return None
-    ts, _, event_id = after.partition(":")
-    if not ts.isdigit() or len(ts) > 19 or not event_id:
-        raise ValueError("invalid 'after' cursor: pass back a page's next_after unchanged")
-    return int(ts), event_id
+    return parse_cursor(after) if after else None
 
 
 def search_events(services: WebServices, principal: Principal, params: EventSearch) -> SearchResult:

@@ -108,11 +108,15 @@ def test_ids_depend_on_key_and_window_not_on_the_run() -> None:
     settings = SensorSettings(portscan_min_ports=5, portscan_window_seconds=60)
     frames = [(1000.0 + i, syn("10.9.0.1", "10.50.0.1", 100 + i)) for i in range(6)]
     later = [(ts + 3600, f) for ts, f in frames]
-    first = run(SensorEngine(settings), frames)
+    first = run(SensorEngine(settings, INVENTORY), frames)
     again = run(SensorEngine(settings, INVENTORY), frames)
-    next_hour = run(SensorEngine(settings), later)
+    next_hour = run(SensorEngine(settings, INVENTORY), later)
     assert [e.id for e in first] == [e.id for e in again]
     assert first[0].id != next_hour[0].id
+    # sentinel.events.event_id: the institution it concerns owns it; unattributed, the sensor does.
+    unattributed = run(SensorEngine(settings), frames)
+    assert first[0].organization_id is not None and unattributed[0].organization_id is None
+    assert first[0].id != unattributed[0].id
 
 
 def test_detector_names_are_validated() -> None:

@@ -19,6 +19,13 @@ from sentinel.events import Event
 from sentinel.inventory import Institution, Inventory
 
 
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def _record(event_id: Any = 1, channel: str = "Microsoft-Windows-Sysmon/Operational", **data: Any) -> dict[str, Any]:
     return {
         "Event": {
@@ -92,13 +99,40 @@ def test_user_data_fields_are_reachable_as_event_data() -> None:
     assert event.doc["winlog"]["event_data"] == {"Operation": "Start"}
 
 
-def test_same_record_gets_same_id_and_other_record_another() -> None:
-    a = event_from_json(_record(Image="x"), origin="one.json")
-    b = event_from_json(_record(Image="x"), origin="two.evtx")
+def test_same_record_gets_same_id_whatever_file_it_came_from() -> None:
+    assert event_from_json(_record(Image="x")).id == event_from_json(json.loads(json.dumps(_record(Image="x")))).id
     other = _record(Image="x")
     other["Event"]["System"]["EventRecordID"] = 21476
-    assert a.id == b.id
-    assert event_from_json(other).id != a.id
+    assert event_from_json(other).id != event_from_json(_record(Image="x")).id
+
+
+def test_same_host_channel_and_record_id_with_other_content_is_another_event() -> None:
+    # Two EVTX files of one host reuse record numbers: record 21475 is a process creation in one and
+    # a process access in the other. The id used to be computer:channel:record id, so the second was
+    # dropped as a "duplicate".
+    creation = event_from_json(_record(event_id=1, Image="C:\\Windows\\System32\\rundll32.exe"))
+    access = event_from_json(_record(event_id=10, SourceImage="C:\\Windows\\System32\\rundll32.exe"))
+    assert creation.doc["winlog"]["record_id"] == access.doc["winlog"]["record_id"] == 21475
+    assert creation.id != access.id
+    # Any field of the record counts, even one Sentinel does not map (here the thread id).
+    thread = _record(event_id=1, Image="C:\\Windows\\System32\\rundll32.exe")
+    thread["Event"]["System"]["Execution"]["#attributes"]["ThreadID"] = 1725
+    assert event_from_json(thread).id != creation.id
+
+
+def test_same_record_of_two_institutions_is_two_events() -> None:
+    moh = Institution(id="moh", name="Ministry of Health", hostnames=["ws01.moh.go.tz"])
+    tra = Institution(id="tra", name="Revenue Authority")
+    inventory = Inventory([moh, tra])
+    own = event_from_json(_record(), inventory=inventory)
+    # Sent by TRA's token: TRA's event (id and name), not MoH's, and not a "duplicate" of MoH's.
+    sent_by_tra = event_from_json(_record(), inventory=inventory, source="http:fw", sender=tra)
+    assert own.doc["organization"] == {"id": "moh", "name": "Ministry of Health"}
+    assert sent_by_tra.doc["organization"] == {"id": "tra", "name": "Revenue Authority"}
+    assert sent_by_tra.doc["tags"] == ["sentinel.attributed_by_token"]
+    assert own.id != sent_by_tra.id
+    # Unattributed, the authenticated source owns the id: two sources, two events.
+    assert event_from_json(_record(), source="http:a").id != event_from_json(_record(), source="http:b").id
 
 
 def test_institution_attributed_by_computer_name() -> None:
@@ -115,6 +149,7 @@ def test_institution_attributed_by_computer_name() -> None:
         ([1, 2], "not a Windows event record"),
         ({"Event": {"System": {"EventID": 1}}}, "no System.Channel"),
         (_record(event_id="abc"), "non-numeric EventID"),
+        (_record(Deep=_nested(300)), "cannot be kept as JSON"),
         ({"Event": {"System": {"Channel": "Security", "EventID": 1}}}, "no System.TimeCreated"),
     ],
 )
@@ -144,7 +179,7 @@ def test_every_sigma_regression_json_converts(shared_data: Path) -> None:
     assert len(files) >= 190
     events: list[Event] = []
     for path in files:
-        for result in events_from_json_text(path.read_text(encoding="utf-8"), origin=str(path)):
+        for result in events_from_json_text(path.read_text(encoding="utf-8")):
             assert isinstance(result, Event), f"{path}: {result}"
             events.append(result)
     assert len(events) >= 230

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import orjson
@@ -122,3 +123,26 @@ def test_ingest_windows_events_as_evtx_and_json(config: Path, shared_data: Path,
     broken.write_text(as_json.read_text().rstrip() + '\n{"Event": {"NoSystem": 1}}\n')
     mixed = summary(run(config, "ingest", "--json", str(broken)))
     assert mixed["dead_letters"] == 1 and mixed["duplicates"] == from_evtx["stored"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "a..b:x"], "invalid field name 'a..b'"),
+        (["search", "@timestamp:abc"], "'abc' is not a time"),
+        (["search", "user.name:\udcff"], "not valid text"),  # undecodable bytes in argv
+        (["search", "", "--since", "1000000d"], ""),  # a look-back before year 1 (was a traceback)
+        (["search", "", "--since", "99999999999d"], ""),
+    ],
+)
+def test_bad_values_are_one_message_and_exit_2(
+    config: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentinel.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["sentinel", "--config", str(config), *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2, err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err

@@ -211,7 +211,7 @@ def test_sql_agrees_with_the_matcher_for_every_regression_rule_over_every_event(
 ) -> None:
     events: dict[str, Event] = {}
     for path in sorted((shared_data / "sigma-regression").rglob("*.json")):
-        for result in events_from_json_text(path.read_text(encoding="utf-8"), origin=str(path)):
+        for result in events_from_json_text(path.read_text(encoding="utf-8"), source=str(path)):
             assert isinstance(result, Event)
             events[result.id] = result
     rules, _ = load_sigma_paths([shared_data / "sigma-regression-rules"])

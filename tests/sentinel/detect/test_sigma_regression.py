@@ -34,7 +34,7 @@ class Report:
 def _case_events(info: Path, test: dict[str, object]) -> list[Event]:
     stem = Path(str(test["path"])).stem
     json_path = info.parent / f"{stem}.json"
-    results = list(events_from_json_text(json_path.read_text(encoding="utf-8"), origin=str(json_path)))
+    results = list(events_from_json_text(json_path.read_text(encoding="utf-8"), source=str(json_path)))
     bad = [r for r in results if not isinstance(r, Event)]
     assert not bad, f"{json_path}: {bad}"
     return [r for r in results if isinstance(r, Event)]

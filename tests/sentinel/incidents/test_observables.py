@@ -61,3 +61,12 @@ def test_merge_is_bounded_and_detach_drops_only_orphans() -> None:
     assert [(o.value, o.alert_ids) for o in without_alert(merged, "a2")] == [("192.0.2.1", ["a1"]), ("root", ["a1"])]
     many = from_fields([("related.ip", [f"10.0.{i // 250}.{i % 250}" for i in range(MAX_OBSERVABLES + 50)])], "a3")
     assert len(merge_observables([], many)) == MAX_OBSERVABLES
+
+
+def test_from_alert_reads_only_its_own_institution_s_sample_events(store: SqliteStore) -> None:
+    other = make_alert(store, 2, institution="tra", ip="10.2.6.6", user="tra-admin")
+    # An alert of MoH naming TRA's event as a sample (ids once collided across institutions).
+    alert = make_alert(store, 1, institution="moh").model_copy(update={"sample_event_ids": other.sample_event_ids})
+    values = {o.value for o in from_alert(alert, store)}
+    assert "tra-admin" not in values and "10.2.6.6" not in values
+    assert {"tra-admin", "10.2.6.6"} <= {o.value for o in from_alert(other, store)}

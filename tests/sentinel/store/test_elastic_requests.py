@@ -18,9 +18,12 @@ from typing import Any
 import elasticsearch
 import pytest
 
+from collectors.normalize import Normalizer
+from collectors.records import RawRecord
 from sentinel.config import ElasticsearchSettings
 from sentinel.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from sentinel.events import Event, make_event_id, new_event
+from sentinel.inventory import Institution, Inventory
 from sentinel.store.base import COLLECTIONS, UNCOUNTED, EventQuery, FieldFilter, Scope
 from sentinel.store.elastic import ElasticStore
 from sentinel.store.elastic_client import build_client
@@ -172,6 +175,17 @@ def test_bulk_body_is_create_actions_with_event_ids(fake: FakeElasticsearch, sto
     assert req.body.endswith(b"\n")  # the bulk API requires the final newline
     assert req.query["filter_path"] == "errors,items.*.status,items.*._id,items.*.error"
     assert "refresh" not in req.query  # ingest does not wait for refreshes
+
+
+def test_the_same_line_of_two_institutions_is_two_documents(fake: FakeElasticsearch, store: ElasticStore) -> None:
+    # The _id is the event id (sentinel.events.event_id): one per institution, so a "create" of one
+    # institution's event never collides with (or reveals) the other's.
+    normalizer = Normalizer(Inventory([Institution(id="moh", name="MoH"), Institution(id="tra", name="TRA")]))
+    line = RawRecord(b"<13>Jun  1 10:00:00 gw app: link down", T0.timestamp(), "http:fw", "http")
+    ours, theirs = (normalizer.normalize(line, sender=Institution(id=i, name=i)) for i in ("moh", "tra"))
+    assert store.write_events([ours, theirs]).created == 2
+    ids = [action["create"]["_id"] for action in fake.last("PUT", "/_bulk").ndjson()[::2]]
+    assert ids == [ours.id, theirs.id] and ours.id != theirs.id and len(ours.id) == 32
 
 
 def test_resent_events_are_duplicates_not_errors(fake: FakeElasticsearch, store: ElasticStore) -> None:

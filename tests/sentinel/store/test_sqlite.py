@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -445,3 +447,55 @@ def test_several_datasets_page_in_time_order_without_sorting_the_range(
     plan = " | ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + page_sql))
     assert "MERGE (UNION ALL)" in plan and "events_dataset_ts" in plan, plan
     assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # no sort of the whole range per page
+
+
+# file modes ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The usual 022 umask, under which files are created readable by every local user."""
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_database_and_its_wal_and_shm_are_the_service_user_s_alone(tmp_path: Path, open_umask: None) -> None:
+    data = tmp_path / "data"
+    store = SqliteStore(data / "sentinel.db")
+    store.setup()
+    try:
+        store.write_events([ev(1)])
+        store.create_document("outbox", "n1", {"state": "pending"}, institution_id="org-a")
+        files = {p.name: mode(p) for p in data.iterdir()}
+        # Were 0644 (and the directory 0755): every institution's events and working ack links, to any local user.
+        assert files == {"sentinel.db": 0o600, "sentinel.db-wal": 0o600, "sentinel.db-shm": 0o600}
+        assert mode(data) == 0o700
+    finally:
+        store.close()
+
+
+def test_files_made_before_are_tightened_at_setup(tmp_path: Path, open_umask: None) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    conn = raw(data / "sentinel.db")  # a database of an earlier version: 0644, with its WAL
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    assert mode(data / "sentinel.db") == 0o644 and mode(data / "sentinel.db-wal") == 0o644
+    store = SqliteStore(data / "sentinel.db")
+    store.setup()
+    try:
+        assert {p.name: mode(p) for p in data.iterdir()} == {
+            "sentinel.db": 0o600,
+            "sentinel.db-wal": 0o600,
+            "sentinel.db-shm": 0o600,
+        }
+        assert mode(data) == 0o700
+    finally:
+        store.close()
+        conn.close()

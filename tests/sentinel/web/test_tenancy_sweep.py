@@ -95,11 +95,9 @@ HOSTILE_QUERIES = [
     {"since": "1000000d"},
     {"after": "99999999999999999999999:x"},
     {"limit": "-1"},
+    {"q": "a..b:x"},
+    {"q": "@timestamp:abc"},
 ]
-# The store refuses these with a StoreError (503) until the query parser checks them (the tenancy
-# work on #10): tests/sentinel/web/test_errors.py holds them as a strict xfail; move them into
-# HOSTILE_QUERIES when it passes.
-PARSER_QUERIES = [{"q": "a..b:x"}, {"q": "@timestamp:abc"}]
 
 
 def _known_queries(world: World) -> list[dict[str, str]]:
@@ -216,11 +214,6 @@ def test_no_answer_leaks_the_other_institution_or_fails(world: World, capsys: py
     assert not tally.failures, "\n".join(tally.failures[:30])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the enrich step looks up addresses and earlier incidents across institutions (#10 finding 1, "
-    "fixed by the tenancy work): remove this mark when it passes",
-)
 def test_an_institution_naming_the_others_address_learns_nothing_of_it(tmp_path: Path) -> None:
     """Institution A reports an attack from B's address: what A reads names nothing of B but the address A gave."""
     world = build_world(tmp_path)

@@ -157,3 +157,21 @@ def test_every_route_but_healthz_and_sign_in_needs_credentials(client: TestClien
             assert response.headers["location"] == "/login", (method, route_path)
         checked.add((method, route_path))
     assert len(checked) >= 25
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"after": "99999999999999999999999:x"},  # were 503 (the store could not bind the number)
+        {"q": "a..b:x"},
+        {"q": "@timestamp:abc"},
+        {"q": "source.ip:10.1*"},
+    ],
+)
+def test_bad_search_values_are_400_with_a_message(
+    client: TestClient, store: SqliteStore, params: dict[str, str]
+) -> None:
+    token = create_token(store, name="ana", role=Role.SOC_ANALYST)
+    response = client.get("/api/v1/events", params=params, headers=auth(token))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
