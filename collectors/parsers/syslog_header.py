@@ -72,6 +72,8 @@ COMMON_LINE = re.compile(
 _UNTAGGED = re.compile(r"(?P<host>[^\s\[\]:]+) +(?P<msg>.*)", re.S)
 # Solaris prefixes messages with "[ID 800047 auth.info] "; it is framing, not content.
 _SOLARIS_ID = re.compile(r"\[ID \d+ [\w.]+\] ")
+# BSD syslogd -v writes the facility and level after the time: "Jun 17 14:37:39 <mail.info> host prog[pid]:".
+_BSD_VERBOSE = re.compile(r" *<[a-z0-9]+\.[a-z]+> +")
 # RFC 5424: VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD [SP MSG]
 _RFC5424 = re.compile(
     r"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
@@ -97,6 +99,9 @@ class SyslogHeader:
     version: int | None = None  # 1 for RFC 5424
     msgid: str | None = None
     structured_data: str | None = None  # raw RFC 5424 SD, "[id k="v"]..."
+    # The time was "YYYY-MM-DD hh:mm:ss" with a space, as applications start their own log files
+    # (syslog writers put a "T"): what follows may be the application's fields, not a host and tag.
+    app_time: bool = False
 
 
 def _nil(value: str) -> str | None:
@@ -111,6 +116,10 @@ def _iso(text: str) -> datetime | None:
 
 
 def _tagged(header: SyslogHeader, rest: str) -> SyslogHeader:
+    if rest.startswith(("<", " ")):
+        verbose = _BSD_VERBOSE.match(rest)
+        if verbose is not None:
+            rest = rest[verbose.end() :]
     m = _TAGGED.match(rest)
     if m is not None:
         header.hostname = m.group("host")
@@ -236,7 +245,8 @@ def parse_syslog(line: str) -> SyslogHeader | None:
     if mi_ is not None:
         ts_iso = _iso(mi_.group(1))
         if ts_iso is not None:
-            return _tagged(SyslogHeader(message="", timestamp=ts_iso, pri=pri), line[mi_.end() :])
+            iso = SyslogHeader(message="", timestamp=ts_iso, pri=pri, app_time=line[pos + 10] == " ")
+            return _tagged(iso, line[mi_.end() :])
     if pri is not None:
         # "<PRI>" and no timestamp: RFC 3164 says the receiver supplies the time.
         return _tagged(SyslogHeader(message="", pri=pri), line[pos:])
