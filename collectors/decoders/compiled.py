@@ -174,10 +174,10 @@ class CompiledDecoder:
         """
         text = message
         for header in self.headers:
-            m = header.match(text)
-            if m is not None:
-                header.apply(m, doc)
-                text = text[m.end() :]
+            found = header.read(text)  # a header only when its time reads as one
+            if found is not None:
+                header.apply(found[0], doc)
+                text = text[found[0].end() :]
                 break
         if self.json is not None and text.startswith("{"):
             obj = self.json.load(text)
