@@ -22,7 +22,7 @@ from collectors.decoders.timestamps import Parser
 
 # Decodes a message as a syslog program's would be: (program, message, doc) -> dataset.
 ProgramDispatch = Callable[[str | None, str, dict[str, Any]], str]
-_EMPTY: tuple[Any, ...] = ()
+NO_VALUE = "-"  # what logs write for "no value": never stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class CompiledRule:
         groups = m.groups()
         for capture in self.captures:
             value = groups[capture.group]
-            if value:
+            if value and value != NO_VALUE:
                 capture.write(doc, value)
         for write in self.constants:
             write(doc, None)
@@ -85,7 +85,7 @@ class CompiledHeader:
         groups = m.groups()
         for capture in self.captures:
             value = groups[capture.group]
-            if value:
+            if value and value != NO_VALUE:
                 capture.write(doc, value)
 
 
@@ -134,7 +134,7 @@ class CompiledJson:
     def apply(self, obj: dict[str, Any], doc: dict[str, Any]) -> None:
         for field in self.fields:
             value = json_value(obj, field.path)
-            if value is None or value == "":
+            if value is None or value == "" or value == NO_VALUE:
                 continue
             if field.write is not None:
                 field.write(doc, value)
@@ -143,8 +143,9 @@ class CompiledJson:
                 if m is not None:
                     groups = m.groups()
                     for capture in field.captures:
-                        if groups[capture.group]:
-                            capture.write(doc, groups[capture.group])
+                        value = groups[capture.group]
+                        if value and value != NO_VALUE:
+                            capture.write(doc, value)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -17,6 +17,8 @@ from typing import Any
 from collectors.parsers.fields import endpoint, is_hostname
 
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_$][a-z0-9_$]*)*$")
+# A firewall's interfaces are ECS observer.ingress/egress; the rest of observer.* is the collector's.
+OBSERVER_INTERFACES = ("observer.ingress.", "observer.egress.")
 ENDPOINT_SIDES = frozenset({"source", "destination", "client", "server"})
 PROTECTED_PREFIXES = ("organization.", "host.", "observer.", "agent.", "ecs.", "data_stream.")
 PROTECTED = frozenset(
@@ -90,6 +92,8 @@ def field_problem(name: str, *, header: bool = False) -> str | None:
         return None if header else "@timestamp can only be captured by a line header (`lines`) or `json.time`"
     if not FIELD_NAME.match(name):
         return f"{name!r} is not a field name (lower-case dotted words, e.g. source.ip)"
+    if name.startswith(OBSERVER_INTERFACES):
+        return None
     if name in PROTECTED or name.startswith(PROTECTED_PREFIXES):
         return f"{name} is set by the normaliser or by a rule's own keys, not by a decoder capture"
     return None

@@ -120,6 +120,10 @@ def _tagged(header: SyslogHeader, rest: str) -> SyslogHeader:
         verbose = _BSD_VERBOSE.match(rest)
         if verbose is not None:
             rest = rest[verbose.end() :]
+    if "=" in rest[: rest.find(" ") + 1]:
+        # "date=2026-01-12 time=10:00:00 ...": key=value fields (FortiGate...), not a host and a tag
+        header.message = rest
+        return header
     m = _TAGGED.match(rest)
     if m is not None:
         header.hostname = m.group("host")
