@@ -14,8 +14,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from collectors.parsers.fields import endpoint, is_hostname
-
 FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_$][a-z0-9_$]*)*$")
 # A firewall's interfaces are ECS observer.ingress/egress; the rest of observer.* is the collector's.
 OBSERVER_INTERFACES = ("observer.ingress.", "observer.egress.")
@@ -99,19 +97,25 @@ def field_problem(name: str, *, header: bool = False) -> str | None:
     return None
 
 
-def classification_problems(category: list[str], types: list[str], outcome: str | None, kind: str | None) -> list[str]:
-    """What is wrong with a rule's ECS classification (empty when it is valid)."""
-    problems = [f"event.category {c!r} is not an ECS category" for c in category if c not in CATEGORY_TYPES]
+def classification_problems(
+    category: list[str], types: list[str], outcome: str | None, kind: str | None
+) -> list[tuple[str, str]]:
+    """What is wrong with a rule's ECS classification, as (key, problem); empty when it is valid."""
+    problems = [
+        ("category", f"event.category {c!r} is not an ECS category") for c in category if c not in CATEGORY_TYPES
+    ]
     allowed = set().union(*(CATEGORY_TYPES.get(c, frozenset()) for c in category)) if category else set()
+    if problems:
+        return problems  # an unknown category: its types cannot be judged
     for t in types:
         if category and t not in allowed:
-            problems.append(f"event.type {t!r} does not go with event.category {', '.join(category)}")
+            problems.append(("type", f"event.type {t!r} does not go with event.category {', '.join(category)}"))
         elif not category and not any(t in v for v in CATEGORY_TYPES.values()):
-            problems.append(f"event.type {t!r} is not an ECS event type")
+            problems.append(("type", f"event.type {t!r} is not an ECS event type"))
     if outcome is not None and outcome not in OUTCOMES:
-        problems.append(f"event.outcome {outcome!r} is not one of {', '.join(sorted(OUTCOMES))}")
+        problems.append(("outcome", f"event.outcome {outcome!r} is not one of {', '.join(sorted(OUTCOMES))}"))
     if kind is not None and kind not in KINDS:
-        problems.append(f"event.kind {kind!r} is not one of {', '.join(sorted(KINDS))}")
+        problems.append(("kind", f"event.kind {kind!r} is not one of {', '.join(sorted(KINDS))}"))
     return problems
 
 
@@ -127,6 +131,9 @@ def _node(doc: dict[str, Any], parents: tuple[str, ...]) -> dict[str, Any]:
 
 def writer(name: str) -> Writer:
     """How a value captured for ``name`` is written into an event document."""
+    # Imported here: the parser registry (collectors.parsers) imports the decoders at its own import.
+    from collectors.parsers.fields import endpoint, is_hostname
+
     parts = tuple(name.split("."))
     parents, leaf = parts[:-1], parts[-1]
     if len(parts) == 2 and parts[0] in ENDPOINT_SIDES and leaf in ("ip", "address"):

@@ -266,8 +266,8 @@ def compile_decoder(
     rules: list[CompiledRule] = []
     for i, rule in enumerate(spec.rules):
         key = ("rules", i)
-        for problem in classification_problems(rule.category, rule.types, rule.outcome, rule.kind):
-            problems.add(problem, key)
+        for which, problem in classification_problems(rule.category, rule.types, rule.outcome, rule.kind):
+            problems.add(problem, (*key, which))
         compiled = _pattern(rule.match, library, problems, (*key, "match"))
         constants = _constants(rule.constants, problems, (*key, "set"))
         if compiled is None:

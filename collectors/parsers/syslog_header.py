@@ -48,8 +48,10 @@ SEVERITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "i
 
 _PRI = re.compile(r"<(\d{1,3})>")
 # After the optional <PRI>: "Mmm dd hh:mm:ss[.frac][ yyyy] " or an ISO timestamp with optional offset.
+# The year, when there is one, follows the time ("Mar  3 10:00:00 2026") or the day ("Mar  3 2026
+# 10:00:00", Cisco's "logging timestamp" and macOS).
 _TS_3164 = re.compile(
-    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)"
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2})(?: (\d{4}))? (\d\d):(\d\d):(\d\d)"
     r"(?:\.(\d{1,6})\d*)?(?: (\d{4}))? "
 )
 _TS_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?) ")
@@ -182,7 +184,8 @@ def _ts_3164(m: re.Match[str]) -> datetime | None:
         return _TS_CACHE[text]
     except KeyError:
         pass
-    mon, day, hh, mi, ss, frac, year = m.groups()
+    mon, day, year_first, hh, mi, ss, frac, year = m.groups()
+    year = year or year_first
     try:
         ts: datetime | None = datetime(
             int(year) if year else PLACEHOLDER_YEAR,
@@ -243,7 +246,8 @@ def parse_syslog(line: str) -> SyslogHeader | None:
         ts = _ts_3164(m3)
         if ts is None:
             return None
-        header = SyslogHeader(message="", timestamp=ts, year_missing=m3.group(7) is None, pri=pri)
+        year_missing = m3.group(3) is None and m3.group(8) is None
+        header = SyslogHeader(message="", timestamp=ts, year_missing=year_missing, pri=pri)
         return _tagged(header, line[m3.end() :])
     mi_ = _TS_ISO.match(line, pos)
     if mi_ is not None:

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "outbox",
     "incidents",
     "alerts",
+    "decoders",
 )
 
 app = typer.Typer(

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from collectors.decoders.site import use_configured_decoders
 from collectors.importers import ImportContext, ImportOptions, ImportSummary, import_file
 from collectors.normalize import Normalizer
 from sentinel.cli.context import load_context
@@ -39,6 +40,7 @@ def register(app: typer.Typer) -> None:
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise SentinelError(f"not a readable file: {', '.join(missing)}")
+        use_configured_decoders(state.settings)
         normalizer = Normalizer(
             state.inventory, default_timezone=state.settings.timezone, observer_hostname=socket.gethostname()
         )

@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         # Imported here so the other commands start fast.
         import uvicorn
 
+        from collectors.decoders.site import use_configured_decoders
         from collectors.runtime import CollectorRuntime
         from sentinel.app import create_app
         from sentinel.gc_tuning import tune_for_service
@@ -36,6 +37,7 @@ def register(app: typer.Typer) -> None:
 
         state = load_context(ctx)
         settings, inventory, store = state.settings, state.inventory, state.store
+        use_configured_decoders(settings)  # the shipped library and the site's decoder folders
         runtime = CollectorRuntime(settings, inventory, store)
         runtime.start()
         scheduler = build_scheduler(settings, store, inventory)
