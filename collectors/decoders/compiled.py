@@ -37,6 +37,7 @@ class Capture:
 class CompiledRule:
     action: str
     match: Callable[[str], re.Match[str] | None]
+    needs: str | None  # a text every match contains: when absent, the regex is not tried
     on_line: bool
     captures: tuple[Capture, ...]
     constants: tuple[Writer, ...]
@@ -70,11 +71,14 @@ class CompiledHeader:
     """The start of a line of the service's own file: where the time is and how to read it."""
 
     match: Callable[[str], re.Match[str] | None]
+    needs: str | None
     time_group: int
     parse_time: Parser
     captures: tuple[Capture, ...]
 
     def read(self, line: str) -> tuple[re.Match[str], datetime] | None:
+        if self.needs is not None and self.needs not in line:
+            return None
         m = self.match(line)
         if m is None:
             return None
@@ -189,14 +193,20 @@ class CompiledDecoder:
         return self.classify(text, doc)
 
     def classify(self, text: str, doc: dict[str, Any]) -> bool:
+        """Try the rules on ``text`` in order; the first that matches fills ``doc``. Nothing is
+        written when none matches."""
         line = None
         for rule in self.rules:
             if rule.on_line:
                 if line is None:
                     line = doc["event"].get("original", text)
-                m = rule.match(line)
+                subject = line
             else:
-                m = rule.match(text)
+                subject = text
+            needs = rule.needs
+            if needs is not None and needs not in subject:
+                continue
+            m = rule.match(subject)
             if m is not None:
                 for write in self.constants:
                     write(doc, None)
@@ -212,14 +222,14 @@ class CompiledDecoder:
                 return header, found[0], found[1]
         return None
 
-    def finish_line(
-        self, found: tuple[CompiledHeader, re.Match[str], datetime], line: str, doc: dict[str, Any]
+    @staticmethod
+    def finish_header(
+        found: tuple[CompiledHeader, re.Match[str], datetime], text: str, doc: dict[str, Any]
     ) -> datetime:
+        """The header's fields and the line's message into ``doc``; the line's time."""
         header, m, ts = found
         header.apply(m, doc)
-        text = line[m.end() :].strip()
         doc["message"] = text
-        self.classify(text, doc)
         return ts
 
     def parse_line(self, line: str, doc: dict[str, Any]) -> datetime | None:
@@ -228,7 +238,11 @@ class CompiledDecoder:
             decoded = self.parse_json(line, doc, None)
             return decoded[1] if decoded is not None else None
         found = self.read_header(line)
-        return self.finish_line(found, line, doc) if found is not None else None
+        if found is None:
+            return None
+        text = line[found[1].end() :].strip()
+        self.classify(text, doc)
+        return self.finish_header(found, text, doc)
 
     def parse_json(
         self, line: str, doc: dict[str, Any], dispatch: ProgramDispatch | None

@@ -146,11 +146,11 @@ class DecoderSet:
             if header is None:
                 continue
             text = line[header[1].end() :].strip()
-            if any(r.match(line if r.on_line else text) for r in decoder.rules):
-                return decoder.dataset, decoder.finish_line(header, line, doc)
+            if decoder.classify(text, doc):
+                return decoder.dataset, decoder.finish_header(header, text, doc)
             if fallback is None and not classified_only:
-                fallback = (decoder, header)
+                fallback = (decoder, header, text)
         if fallback is not None:
-            decoder, header = fallback
-            return decoder.dataset, decoder.finish_line(header, line, doc)
+            decoder, header, text = fallback
+            return decoder.dataset, decoder.finish_header(header, text, doc)
         return None

@@ -33,6 +33,7 @@ from collectors.decoders.patterns import (
     check_names,
     compile_pattern,
     load_yaml,
+    required_literal,
     shared_patterns,
 )
 from collectors.decoders.timestamps import TimeFormatError, compile_time_format
@@ -262,7 +263,7 @@ def compile_decoder(
         if time_group < 0:
             problems.add("a line header must capture the time: %{...:@timestamp}", (*key, "match"))
             continue
-        headers.append(CompiledHeader(regex.match, time_group, parse_time, tuple(captures)))
+        headers.append(CompiledHeader(regex.match, required_literal(regex), time_group, parse_time, tuple(captures)))
     rules: list[CompiledRule] = []
     for i, rule in enumerate(spec.rules):
         key = ("rules", i)
@@ -278,6 +279,7 @@ def compile_decoder(
             CompiledRule(
                 action=rule.action,
                 match=regex.match,
+                needs=required_literal(regex),
                 on_line=rule.reads == "line",
                 captures=tuple(captures),
                 constants=tuple(constants),

@@ -73,6 +73,55 @@ def expand(pattern: str, library: Mapping[str, str], captures: list[str]) -> str
     return inline(pattern, ())
 
 
+_MIN_GUARD = 3  # shorter texts occur nearly everywhere: no use as a guard
+
+
+def required_literal(regex: re.Pattern[str]) -> str | None:
+    """The longest text every match must contain (None when there is none worth checking).
+
+    A rule whose text is absent from a line cannot match it: ``text in line`` (one C scan) then saves
+    the regex attempt, which for ``.*?``-led patterns on long lines is most of a rule's cost. Read from
+    the parsed pattern: runs of literals at the top level, in groups that must match, and in positive
+    lookaheads; anything optional, repeated, alternative or case-insensitive ends a run. When the
+    parser is not available (it is CPython's own), no guard: the rules are tried as they are.
+    """
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - another Python implementation
+        return None
+    if regex.flags & re.IGNORECASE:
+        return None
+    runs: list[str] = []
+    current: list[str] = []
+
+    def end_run() -> None:
+        if current:
+            runs.append("".join(current))
+            current.clear()
+
+    def walk(items: Any) -> None:
+        for op, arg in items:
+            name = str(op)
+            if name == "LITERAL":
+                current.append(chr(arg))
+            elif name == "SUBPATTERN" and not (arg[1] & re.IGNORECASE):
+                walk(arg[3])  # a group that must match: its literals continue the run
+            elif name == "ASSERT" and arg[0] == 1:
+                end_run()
+                walk(arg[1])  # what a lookahead requires is in the text too
+                end_run()
+            else:
+                end_run()
+
+    try:
+        walk(_parser.parse(regex.pattern, regex.flags))
+    except (re.error, ValueError, TypeError, IndexError):  # a pattern this walk cannot read: no guard
+        return None
+    end_run()
+    best = max(runs, key=len, default="")
+    return best if len(best) >= _MIN_GUARD else None
+
+
 def compile_pattern(pattern: str, library: Mapping[str, str]) -> tuple[re.Pattern[str], list[str]]:
     """The compiled regex of ``pattern`` and the field of each ``_fN`` capture (index N)."""
     captures: list[str] = []
