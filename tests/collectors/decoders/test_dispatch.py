@@ -116,3 +116,47 @@ def test_an_empty_set_dispatches_nothing() -> None:
     assert empty.decode_unclaimed("anything", doc) is None
     assert empty.decode_line("anything", doc) is None
     assert empty.by_prefix("postfix/smtpd") == ()
+
+
+def _corpus(shared: Path | None) -> list[str]:
+    lines = [s.line for d in load_decoders(()).decoders for s in d.samples]
+    folder = shared / "fail2ban-testlogs" if shared is not None else None
+    if folder is not None and folder.is_dir():
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name != "COPYING"):
+            lines += [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return lines
+
+
+def _comparable(event: Event) -> dict[str, object]:
+    doc = dict(event.doc)
+    doc["event"] = {k: v for k, v in doc["event"].items() if k != "ingested"}
+    return doc
+
+
+def test_the_fast_paths_decide_as_the_plain_reference_does() -> None:
+    """Over the decoder samples and fail2ban's real lines, the literal index offers a line the same
+    decoders as testing each text with ``in``, and the per-rule text guards change no event."""
+    from dataclasses import replace
+
+    from tests.conftest import shared_data_dir
+
+    lines = _corpus(shared_data_dir())
+    library = DecoderSet(load_decoders(()).decoders)
+    with_text = [d for d in library.decoders if d.prefilter]
+    for line in lines:
+        plain = [d.id for d in with_text if any(t in line for t in d.prefilter)]
+        assert [d.id for d in library.candidates(line)] == plain, line
+    unguarded = DecoderSet(
+        replace(
+            d,
+            rules=tuple(replace(r, needs=None) for r in d.rules),
+            headers=tuple(replace(h, needs=None) for h in d.headers),
+        )
+        for d in library.decoders
+    )
+    guarded_events = []
+    with using_decoders(library):
+        guarded_events = [_comparable(normalize(line)) for line in lines]
+    with using_decoders(unguarded):
+        assert [_comparable(normalize(line)) for line in lines] == guarded_events
+    assert len(lines) > 200

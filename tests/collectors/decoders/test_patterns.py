@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.decoders.patterns import PatternError, compile_pattern, shared_patterns
+from collectors.decoders.patterns import PatternError, compile_pattern, required_literal, shared_patterns
 
 
 def test_captures_land_in_their_fields() -> None:
@@ -46,3 +46,21 @@ def test_an_ipv4_pattern_does_not_take_part_of_a_number() -> None:
 def test_bad_patterns(pattern: str, local: dict[str, str], message: str) -> None:
     with pytest.raises(PatternError, match=message.replace("{", r"\{").replace("(", r"\(")):
         compile_pattern(pattern, {**shared_patterns(), **local})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needs"),
+    [
+        (r'.*?\blogdesc="Admin login failed".*?\buser="(.*?)"', 'logdesc="Admin login failed"'),
+        (r"abc(?:xyz)?defg", "defg"),  # an optional part ends a run
+        (r"(?:abcd|efgh) x", None),  # alternatives: neither is required
+        (r"(?i)Access denied", None),  # case-insensitive: no exact text
+        (r"(?=.*?\beventtime=\d+)", "eventtime="),  # what a lookahead requires is required
+        (r"x(?!abcdef)", None),  # a negative lookahead requires nothing
+        (r"client (abcd) denied", "client abcd denied"),  # a group that must match continues the run
+    ],
+)
+def test_the_required_text_of_a_pattern(pattern: str, needs: str | None) -> None:
+    import re
+
+    assert required_literal(re.compile(pattern)) == needs
