@@ -32,6 +32,7 @@ from collectors.decoders.patterns import (
     PatternError,
     check_names,
     compile_pattern,
+    guard_pattern,
     load_yaml,
     required_literal,
     shared_patterns,
@@ -187,6 +188,11 @@ def _pattern(
         return None
 
 
+def _needs(pattern: str) -> str | None:
+    guard = guard_pattern(pattern)
+    return required_literal(guard) if guard is not None else None
+
+
 def _constants(values: Mapping[str, Any], problems: _Problems, key: KeyPath) -> list[Any]:
     writers = []
     for name, value in values.items():
@@ -263,7 +269,8 @@ def compile_decoder(
         if time_group < 0:
             problems.add("a line header must capture the time: %{...:@timestamp}", (*key, "match"))
             continue
-        headers.append(CompiledHeader(regex.match, required_literal(regex), time_group, parse_time, tuple(captures)))
+        needs = _needs(line.match)
+        headers.append(CompiledHeader(regex.match, needs, time_group, parse_time, tuple(captures)))
     rules: list[CompiledRule] = []
     for i, rule in enumerate(spec.rules):
         key = ("rules", i)
@@ -279,7 +286,7 @@ def compile_decoder(
             CompiledRule(
                 action=rule.action,
                 match=regex.match,
-                needs=required_literal(regex),
+                needs=_needs(rule.match),
                 on_line=rule.reads == "line",
                 captures=tuple(captures),
                 constants=tuple(constants),

@@ -83,7 +83,9 @@ def required_literal(regex: re.Pattern[str]) -> str | None:
     the regex attempt, which for ``.*?``-led patterns on long lines is most of a rule's cost. Read from
     the parsed pattern: runs of literals at the top level, in groups that must match, and in positive
     lookaheads; anything optional, repeated, alternative or case-insensitive ends a run. When the
-    parser is not available (it is CPython's own), no guard: the rules are tried as they are.
+    parser is not available (it is CPython's own), no guard: the rules are tried as they are. Give it
+    the pattern as written, with its ``%{...}`` references unexpanded (``guard_pattern``): parsing the
+    expansions again would double the cost of loading the library for texts they rarely hold.
     """
     try:
         from re import _parser  # type: ignore[attr-defined]
@@ -120,6 +122,14 @@ def required_literal(regex: re.Pattern[str]) -> str | None:
     end_run()
     best = max(runs, key=len, default="")
     return best if len(best) >= _MIN_GUARD else None
+
+
+def guard_pattern(pattern: str) -> re.Pattern[str] | None:
+    """``pattern`` with each ``%{...}`` reference as one unknown character, for ``required_literal``."""
+    try:
+        return re.compile(_REFERENCE.sub(".", pattern))
+    except re.error:
+        return None
 
 
 def compile_pattern(pattern: str, library: Mapping[str, str]) -> tuple[re.Pattern[str], list[str]]:
