@@ -15,7 +15,15 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.parsers import GENERIC, LINE_FORMATS, line_time, parse_app_line, parse_line_format, parse_message
+from collectors.parsers import (
+    GENERIC,
+    LINE_FORMATS,
+    active_decoders,
+    line_time,
+    parse_app_line,
+    parse_line_format,
+    parse_message,
+)
 from collectors.parsers.fields import clean_ip
 from collectors.parsers.syslog_header import (
     COMMON_LINE,
@@ -108,6 +116,7 @@ class Normalizer:
         # (peer, host name in the line, host hint) -> owner; the inventory is fixed for a normaliser's life
         self._owners: dict[tuple[str | None, str | None, str | None], Institution | None] = {}
         self._created: tuple[float, str] = (-1.0, "")  # the last receive time and its text
+        active_decoders()  # compiled before the first line: LINE_FORMATS and PROGRAMS hold theirs
 
     def _header_time(
         self, ts: object, year_missing: bool, zone: tzinfo, received_at: float

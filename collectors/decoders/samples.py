@@ -45,7 +45,7 @@ class SampleResult:
 @contextmanager
 def using_decoders(decoders: DecoderSet) -> Iterator[DecoderSet]:
     """Make ``decoders`` active for the block, then put the previous set back."""
-    previous = install_decoders(decoders)
+    previous = install_decoders(decoders)  # None: the shipped library, not compiled yet
     try:
         yield decoders
     finally:

@@ -19,6 +19,7 @@ format's parser, the Python format guesses, then the decoders whose prefilter te
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,11 +102,12 @@ _PYTHON_FORMATS = dict(LINE_FORMATS)
 
 def _unclaimed(message: str, doc: dict[str, Any]) -> str | None:
     """A message no program parser claims: the decoders whose prefilter texts occur in it."""
-    return _active.decode_unclaimed(message, doc)
+    return active_decoders().decode_unclaimed(message, doc)
 
 
 GENERIC = ProgramParser(generic.DATASET, _unclaimed)
-_active = DecoderSet(())
+_active: DecoderSet | None = None  # None until first needed: the shipped library is compiled then
+_loading = threading.Lock()
 _by_prefix: dict[tuple[CompiledDecoder, ...], ProgramParser] = {}
 
 
@@ -128,18 +130,21 @@ def _decoders_of(decoders: tuple[CompiledDecoder, ...], python: ProgramParser | 
     return ProgramParser(python.dataset if python is not None else decoders[0].dataset, parse)
 
 
-def install_decoders(decoders: DecoderSet) -> DecoderSet:
-    """Make ``decoders`` the active set (replacing the previous one, which is returned)."""
+def install_decoders(decoders: DecoderSet | None) -> DecoderSet | None:
+    """Make ``decoders`` the active set and return the previous one (None: back to the shipped
+    library, compiled when next needed)."""
     global _active
-    decoders.dispatch_program = parse_message
     table = dict(_PYTHON)
-    for name, found in decoders.by_program.items():
-        table[name] = _decoders_of(found, _PYTHON.get(name))
+    formats: dict[str, LineParser] = {}
+    if decoders is not None:
+        decoders.dispatch_program = parse_message
+        for name, found in decoders.by_program.items():
+            table[name] = _decoders_of(found, _PYTHON.get(name))
+        formats = {name: decoder.parse_line for name, decoder in decoders.by_format.items()}
+    formats.update(_PYTHON_FORMATS)  # the Python parsers keep their formats
     for name in [n for n in PROGRAMS if n not in table]:
         del PROGRAMS[name]
     PROGRAMS.update(table)
-    formats = {name: decoder.parse_line for name, decoder in decoders.by_format.items()}
-    formats.update(_PYTHON_FORMATS)  # the Python parsers keep their formats
     for name in [n for n in LINE_FORMATS if n not in formats]:
         del LINE_FORMATS[name]
     LINE_FORMATS.update(formats)
@@ -149,22 +154,35 @@ def install_decoders(decoders: DecoderSet) -> DecoderSet:
 
 
 def active_decoders() -> DecoderSet:
-    return _active
+    """The decoders in use; the first call compiles the shipped library unless a set was installed.
+
+    Commands that never read a log line (``sentinel search``, ``rules``...) do not pay for compiling
+    the library; a normaliser asks for it when it is built, before its first line.
+    """
+    found = _active
+    if found is None:
+        with _loading:
+            if _active is None:
+                _install_shipped()
+            found = _active
+            assert found is not None
+    return found
 
 
 def program_parser(program: str | None) -> ProgramParser | None:
     """The parser for a syslog tag; ``httpd/backend1`` falls back to ``httpd``, then ``name*`` decoders."""
     if program is None:
         return None
+    decoders = active_decoders()  # their programs join PROGRAMS when the library is first compiled
     found = PROGRAMS.get(program)
     if found is None and "/" in program:
         found = PROGRAMS.get(program.split("/", 1)[0])
     if found is None:
-        decoders = _active.by_prefix(program)
-        if decoders:
-            found = _by_prefix.get(decoders)
+        prefixed = decoders.by_prefix(program)
+        if prefixed:
+            found = _by_prefix.get(prefixed)
             if found is None:
-                found = _by_prefix[decoders] = _decoders_of(decoders, None)
+                found = _by_prefix[prefixed] = _decoders_of(prefixed, None)
     return found
 
 
@@ -216,13 +234,13 @@ def parse_line_format(line: str, source_name: str | None, doc: dict[str, Any]) -
         ts = detected[1](line, doc)
         if ts is not None:
             return detected[0], ts
-    return _active.decode_line(line, doc)
+    return active_decoders().decode_line(line, doc)
 
 
 def parse_app_line(line: str, doc: dict[str, Any]) -> tuple[str, datetime] | None:
     """A line that reads as syslog but starts like an application's own file (``2024-01-10 10:00:00``):
     (dataset, time) when a decoder's rules classify it, else None (the syslog reading stands)."""
-    return _active.decode_line(line, doc, classified_only=True)
+    return active_decoders().decode_line(line, doc, classified_only=True)
 
 
 def line_time(ts: datetime) -> tuple[datetime, bool]:
@@ -233,12 +251,9 @@ def line_time(ts: datetime) -> tuple[datetime, bool]:
 
 
 def _install_shipped() -> None:
-    """The shipped decoder library, active from the first import (a site's folder is added by
+    """The shipped decoder library (a site's folders are added by
     ``collectors.decoders.site.use_configured_decoders`` at start)."""
     loaded = load_decoders((), builtin=True)
     for error in loaded.errors:
         logger.error("shipped decoder not loaded: %s", error)
     install_decoders(DecoderSet(loaded.decoders, loaded.errors))
-
-
-_install_shipped()
