@@ -8,8 +8,9 @@ event's classification; ``model.py`` documents the format. The choices, and why:
   programs and formats it names. The Python parsers stay where Python is really needed (the sshd fast
   path, auditd, pam) and keep their programs; a decoder naming the same program only sees what the
   Python parser left unclassified. The registry is process-wide, as it was: the shipped library is
-  static data compiled once at import (about a quarter of a second), and ``sentinel serve`` and
-  ``sentinel ingest`` install the configured set (``site.py``) before any line is read.
+  static data compiled once, when the first normaliser is built (about a quarter of a second of CPU;
+  commands that read no logs never pay it), and ``sentinel serve`` and ``sentinel ingest`` install
+  the configured set (``site.py``) before any line is read.
 - **Three doors, each one lookup** (``dispatch.py``): by syslog program (exact, or ``name*`` resolved
   once and remembered), by the configured file format, or by texts the line holds (one regex built as
   a trie of every decoder's prefilter texts). No line is offered to a decoder whose program, format
