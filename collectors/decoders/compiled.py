@@ -33,6 +33,15 @@ class Capture:
     write: Writer
 
 
+def write_captures(captures: tuple[Capture, ...], m: re.Match[str], doc: dict[str, Any]) -> None:
+    """Each capture's text into its field; empty and ``-`` captures write nothing."""
+    groups = m.groups()
+    for capture in captures:
+        value = groups[capture.group]
+        if value and value != NO_VALUE:
+            capture.write(doc, value)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     action: str
@@ -47,11 +56,7 @@ class CompiledRule:
     kind: str | None
 
     def apply(self, m: re.Match[str], doc: dict[str, Any]) -> None:
-        groups = m.groups()
-        for capture in self.captures:
-            value = groups[capture.group]
-            if value and value != NO_VALUE:
-                capture.write(doc, value)
+        write_captures(self.captures, m, doc)
         for write in self.constants:
             write(doc, None)
         ev = doc["event"]
@@ -86,11 +91,7 @@ class CompiledHeader:
         return None if ts is None else (m, ts)
 
     def apply(self, m: re.Match[str], doc: dict[str, Any]) -> None:
-        groups = m.groups()
-        for capture in self.captures:
-            value = groups[capture.group]
-            if value and value != NO_VALUE:
-                capture.write(doc, value)
+        write_captures(self.captures, m, doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +146,7 @@ class CompiledJson:
             elif field.pattern is not None:
                 m = field.pattern(str(value))
                 if m is not None:
-                    groups = m.groups()
-                    for capture in field.captures:
-                        value = groups[capture.group]
-                        if value and value != NO_VALUE:
-                            capture.write(doc, value)
+                    write_captures(field.captures, m, doc)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
