@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 from collectors.parsers import (
     GENERIC,
     LINE_FORMATS,
-    PROGRAMS,
-    detect_line_format,
-    pam_parser,
-    program_parser,
+    active_decoders,
+    line_time,
+    parse_app_line,
+    parse_line_format,
+    parse_message,
 )
 from collectors.parsers.fields import clean_ip
 from collectors.parsers.syslog_header import (
@@ -149,6 +150,7 @@ class Normalizer:
         # inventory is fixed for a normaliser's life
         self._owners: dict[object, Institution | None] = {}
         self._created: tuple[float, str] = (-1.0, "")  # the last receive time and its text
+        active_decoders()  # compiled before the first line: LINE_FORMATS and PROGRAMS hold theirs
 
     def _header_time(
         self, ts: object, year_missing: bool, zone: tzinfo, received_at: float
@@ -260,7 +262,7 @@ class Normalizer:
         doc["process"] = {"name": program, "pid": int(pid)}
         message = message.strip()
         doc["message"] = message
-        doc["event"]["dataset"] = _parse_message(program, message, doc)
+        doc["event"]["dataset"] = parse_message(program, message, doc)
         _set_host(doc, hostname)
         _set_institution(doc, institution, tags)
         return timed[0], institution
@@ -279,13 +281,18 @@ class Normalizer:
             dataset = hint
         if local_ts is None:
             header = parse_syslog(line)
-            if header is None:
+            if header is not None and header.app_time and line_parser is None:
+                # "2024-01-10 10:00:00 ..." starts most applications' own files: their decoders read it first.
+                detected = parse_app_line(line, doc)
+                if detected is not None:
+                    dataset, local_ts = detected
+                    header = None
+            elif header is None:
                 if line_parser is not None:
                     raise ParseError(f"not a {hint} line and not syslog")
-                detected = detect_line_format(line, record.source_name)
+                detected = parse_line_format(line, record.source_name, doc)
                 if detected is not None:
-                    dataset, line_parser = detected
-                    local_ts = line_parser(line, doc)
+                    dataset, local_ts = detected
                 if local_ts is None:
                     # No timestamp: keep the line, stamped with the receive time (RFC 3164 4.3.3).
                     header = parse_untimed(line) or SyslogHeader(message=line)
@@ -308,7 +315,7 @@ class Normalizer:
                 timestamp = timed[0]
         else:
             assert local_ts is not None and dataset is not None
-            timestamp = _resolve_time(local_ts, False, zone, datetime.fromtimestamp(record.received_at, UTC))
+            timestamp = _resolve_time(*line_time(local_ts), zone, datetime.fromtimestamp(record.received_at, UTC))
             if "message" not in doc:
                 doc["message"] = line
         doc["@timestamp"] = format_timestamp(timestamp)
@@ -358,21 +365,6 @@ def _set_institution(doc: dict[str, Any], institution: Institution | None, tags:
         tags.append(UNATTRIBUTED)
 
 
-def _parse_message(program: str | None, message: str, doc: dict[str, Any]) -> str:
-    """The program's parser (or pam's, or the generic one) on ``message``; returns the dataset."""
-    parser = PROGRAMS.get(program) if program is not None else None
-    if parser is None:
-        parser = program_parser(program)
-    if parser is not None:
-        return parser.parse(message, doc) or parser.dataset
-    pam_parse = pam_parser(program, message)
-    if pam_parse is not None:
-        found = pam_parse(message, doc)
-        if found is not None:
-            return found
-    return GENERIC.parse(message, doc) or GENERIC.dataset
-
-
 def _syslog_priority(pri: int) -> dict[str, Any]:
     """ECS ``log.syslog`` for a PRI value: priority, facility and severity (new dicts per event)."""
     facility, severity = divmod(pri, 8)
@@ -404,7 +396,7 @@ def _apply_header(header: SyslogHeader, doc: dict[str, Any]) -> str:
         doc["process"] = process
     message = header.message.strip()
     doc["message"] = message
-    return _parse_message(program, message, doc)
+    return parse_message(program, message, doc)
 
 
 def _resolve_time(ts: datetime | None, year_missing: bool, zone: tzinfo, received: datetime) -> datetime:

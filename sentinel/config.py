@@ -346,6 +346,14 @@ class PlaybookSettings(Strict):
     max_failures: int = Field(default=5, ge=1, le=100)  # a failing run is retried this often, then left to analysts
 
 
+class DecoderSettings(Strict):
+    """Log decoders: the library shipped in collectors/decoders/library plus a site's own YAML folders."""
+
+    dirs: list[Path] = []  # site folders, relative to the config file; a site decoder with a shipped id replaces it
+    builtin: bool = True  # load the shipped library
+    disabled: list[str] = []  # decoder ids not to use
+
+
 class Settings(Strict):
     data_dir: Path = Path("./data")
     timezone: str = DEFAULT_TIMEZONE
@@ -362,6 +370,7 @@ class Settings(Strict):
     notify: NotifySettings = NotifySettings()
     incidents: IncidentSettings = IncidentSettings()
     playbooks: PlaybookSettings = PlaybookSettings()
+    decoders: DecoderSettings = DecoderSettings()
     # Source of this configuration, for messages; not a user setting.
     source_path: Path | None = Field(default=None, exclude=True)
 

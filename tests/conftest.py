@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,16 @@ def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def decoders_restored() -> Iterator[None]:
+    """Put the decoder set that was active back after a test that installs others."""
+    from collectors.parsers import active_decoders, install_decoders
+
+    before = active_decoders()
+    yield
+    install_decoders(before)
 
 
 # The live app over two institutions' data and real Chromium, for the browser tests.

@@ -48,8 +48,10 @@ SEVERITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "i
 
 _PRI = re.compile(r"<(\d{1,3})>")
 # After the optional <PRI>: "Mmm dd hh:mm:ss[.frac][ yyyy] " or an ISO timestamp with optional offset.
+# The year, when there is one, follows the time ("Mar  3 10:00:00 2026") or the day ("Mar  3 2026
+# 10:00:00", Cisco's "logging timestamp" and macOS).
 _TS_3164 = re.compile(
-    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)"
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2})(?: (\d{4}))? (\d\d):(\d\d):(\d\d)"
     r"(?:\.(\d{1,6})\d*)?(?: (\d{4}))? "
 )
 _TS_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?) ")
@@ -72,6 +74,8 @@ COMMON_LINE = re.compile(
 _UNTAGGED = re.compile(r"(?P<host>[^\s\[\]:]+) +(?P<msg>.*)", re.S)
 # Solaris prefixes messages with "[ID 800047 auth.info] "; it is framing, not content.
 _SOLARIS_ID = re.compile(r"\[ID \d+ [\w.]+\] ")
+# BSD syslogd -v writes the facility and level after the time: "Jun 17 14:37:39 <mail.info> host prog[pid]:".
+_BSD_VERBOSE = re.compile(r" *<[a-z0-9]+\.[a-z]+> +")
 # RFC 5424: VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD [SP MSG]
 _RFC5424 = re.compile(
     r"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
@@ -97,6 +101,9 @@ class SyslogHeader:
     version: int | None = None  # 1 for RFC 5424
     msgid: str | None = None
     structured_data: str | None = None  # raw RFC 5424 SD, "[id k="v"]..."
+    # The time was "YYYY-MM-DD hh:mm:ss" with a space, as applications start their own log files
+    # (syslog writers put a "T"): what follows may be the application's fields, not a host and tag.
+    app_time: bool = False
 
 
 def _nil(value: str) -> str | None:
@@ -111,6 +118,14 @@ def _iso(text: str) -> datetime | None:
 
 
 def _tagged(header: SyslogHeader, rest: str) -> SyslogHeader:
+    if rest.startswith(("<", " ")):
+        verbose = _BSD_VERBOSE.match(rest)
+        if verbose is not None:
+            rest = rest[verbose.end() :]
+    if "=" in rest[: rest.find(" ") + 1]:
+        # "date=2026-01-12 time=10:00:00 ...": key=value fields (FortiGate...), not a host and a tag
+        header.message = rest
+        return header
     m = _TAGGED.match(rest)
     if m is not None:
         header.hostname = m.group("host")
@@ -169,7 +184,8 @@ def _ts_3164(m: re.Match[str]) -> datetime | None:
         return _TS_CACHE[text]
     except KeyError:
         pass
-    mon, day, hh, mi, ss, frac, year = m.groups()
+    mon, day, year_first, hh, mi, ss, frac, year = m.groups()
+    year = year or year_first
     try:
         ts: datetime | None = datetime(
             int(year) if year else PLACEHOLDER_YEAR,
@@ -230,13 +246,15 @@ def parse_syslog(line: str) -> SyslogHeader | None:
         ts = _ts_3164(m3)
         if ts is None:
             return None
-        header = SyslogHeader(message="", timestamp=ts, year_missing=m3.group(7) is None, pri=pri)
+        year_missing = m3.group(3) is None and m3.group(8) is None
+        header = SyslogHeader(message="", timestamp=ts, year_missing=year_missing, pri=pri)
         return _tagged(header, line[m3.end() :])
     mi_ = _TS_ISO.match(line, pos)
     if mi_ is not None:
         ts_iso = _iso(mi_.group(1))
         if ts_iso is not None:
-            return _tagged(SyslogHeader(message="", timestamp=ts_iso, pri=pri), line[mi_.end() :])
+            iso = SyslogHeader(message="", timestamp=ts_iso, pri=pri, app_time=line[pos + 10] == " ")
+            return _tagged(iso, line[mi_.end() :])
     if pri is not None:
         # "<PRI>" and no timestamp: RFC 3164 says the receiver supplies the time.
         return _tagged(SyslogHeader(message="", pri=pri), line[pos:])

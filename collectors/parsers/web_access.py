@@ -25,8 +25,9 @@ _ACCESS = re.compile(
     re.S,
 )
 _CLF_TIME = re.compile(
-    r"(\d{1,2})/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)? ([+-])(\d\d):?(\d\d)$"
+    r"(\d{1,2})/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?(?: ([+-])(\d\d):?(\d\d))? *$"
 )
+AUTH_WEB = ("authentication", "web")  # a web login's categories: brute-force rules key on authentication
 _REQUEST = re.compile(r"(?P<method>[A-Za-z]+) (?P<target>\S+)(?: HTTP/(?P<version>[\d.]+))?$")
 
 
@@ -37,7 +38,8 @@ def _offset(sign: str, hours: str, minutes: str) -> timezone:
 
 
 def parse_clf_time(text: str) -> datetime | None:
-    """``10/Oct/2000:13:55:36 -0700`` as an aware datetime (the log carries its own zone)."""
+    """``10/Oct/2000:13:55:36 -0700`` as an aware datetime (the log carries its own zone); naive (the
+    institution's zone applies) when a custom ``LogFormat`` left the zone out."""
     m = _CLF_TIME.match(text)
     if m is None or m.group(2) not in MONTHS:
         return None
@@ -51,7 +53,7 @@ def parse_clf_time(text: str) -> datetime | None:
             int(mi),
             int(ss),
             int(frac.ljust(6, "0")) if frac else 0,
-            tzinfo=_offset(sign, oh, om),
+            tzinfo=_offset(sign, oh, om) if sign else None,
         )
     except ValueError:
         return None
@@ -106,6 +108,10 @@ def parse_access(line: str, doc: dict[str, Any]) -> datetime | None:
         doc["user_agent"] = {"original": agent}
     if m.group("vhost"):
         doc.setdefault("destination", {})["domain"] = m.group("vhost").rsplit(":", 1)[0]
+    if status == "401" and user != "-":
+        # Credentials were sent and refused (without a user it is only the challenge): a failed login.
+        set_event(doc, action="http_auth_failed", category=AUTH_WEB, type=("start",), outcome="failure")
+        return ts
     outcome = None
     if status != "-":
         outcome = "failure" if int(status) >= 400 else "success"

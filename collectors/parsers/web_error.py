@@ -14,7 +14,7 @@ from typing import Any
 
 from collectors.parsers.fields import set_endpoint, set_event, set_user
 from collectors.parsers.syslog_header import MONTHS
-from collectors.parsers.web_access import set_request
+from collectors.parsers.web_access import AUTH_WEB, set_request
 
 _APACHE_TIME = re.compile(r"\[(?:[A-Z][a-z]{2}) ([A-Z][a-z]{2}) (\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))? (\d{4})\] ")
 _APACHE_BODY = re.compile(
@@ -25,6 +25,17 @@ _APACHE_BODY = re.compile(
     re.S,
 )
 _AH_CODE = re.compile(r"(AH\d{5}): ")
+# Apache 2.4 error codes of refused credentials (basic and digest) and of refused access.
+_AUTH_FAILED_CODES = frozenset(
+    {"AH01614", "AH01617", "AH01618", "AH01776", "AH01777", "AH01788", "AH01789", "AH01790", "AH01792", "AH01793"}
+)
+_DENIED_CODES = frozenset({"AH01630", "AH01631", "AH01637", "AH01797"})
+# The same messages from Apache 2.2, which has no codes.
+_AUTH_FAILED = re.compile(
+    r"(?:Digest: )?(?:user .*?(?: not found|: authentication failure for|: password mismatch)"
+    r"|client used wrong authentication scheme|invalid nonce |realm mismatch|unknown algorithm|invalid qop)"
+)
+_DENIED = re.compile(r"client denied by server configuration|Authorization of user |user .*?: authorization failure")
 _APACHE_USER = re.compile(r"(?:Digest: )?user [`']?(?P<user>.*?)'?(?::| not found| in realm)")
 _NGINX_HEAD = re.compile(
     r"(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d) \[(?P<level>\w+)\] (?P<pid>\d+)#(?P<tid>\d+): "
@@ -69,13 +80,21 @@ def parse_apache_message(message: str, doc: dict[str, Any]) -> str | None:
         host, port = _apache_client(m.group("client"))
         set_endpoint(doc, "source", host, port)
     code = _AH_CODE.match(msg)
+    text = msg
     if code is not None:
         doc["error"] = {"code": code.group(1)}
+        text = msg[code.end() :]
     user = _APACHE_USER.search(msg)
     if user is not None and user.group("user"):
         set_user(doc, user.group("user"))
     doc["message"] = msg
-    set_event(doc, action="http_error", category=("web",), type=("error",))
+    ah = code.group(1) if code is not None else None
+    if ah in _AUTH_FAILED_CODES or (ah is None and _AUTH_FAILED.match(text)):
+        set_event(doc, action="http_auth_failed", category=AUTH_WEB, type=("start",), outcome="failure")
+    elif ah in _DENIED_CODES or (ah is None and _DENIED.match(text)):
+        set_event(doc, action="http_access_denied", category=("web",), type=("access",), outcome="failure")
+    else:
+        set_event(doc, action="http_error", category=("web",), type=("error",))
     return "apache.error"
 
 
@@ -110,10 +129,13 @@ def parse_nginx_message(message: str, doc: dict[str, Any]) -> str | None:
     else:
         msg = message
     user = _NGINX_USER.search(msg)
-    if user is not None:
-        set_user(doc, user.group("user") if user.group("user") is not None else user.group("pam"))
     doc["message"] = msg
-    set_event(doc, action="http_error", category=("web",), type=("error",))
+    if user is not None:
+        # "user X was not found", "user X: password mismatch", "PAM: user X - not authenticated"
+        set_user(doc, user.group("user") if user.group("user") is not None else user.group("pam"))
+        set_event(doc, action="http_auth_failed", category=AUTH_WEB, type=("start",), outcome="failure")
+    else:
+        set_event(doc, action="http_error", category=("web",), type=("error",))
     return "nginx.error"
 
 

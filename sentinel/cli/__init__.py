@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "outbox",
     "incidents",
     "alerts",
+    "decoders",
 )
 
 app = typer.Typer(

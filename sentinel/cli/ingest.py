@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from collectors.decoders.site import use_configured_decoders
 from collectors.importers import ImportContext, ImportOptions, ImportSummary, import_file
 from collectors.normalize import Normalizer
 from sentinel.cli.context import load_context
@@ -38,6 +39,7 @@ def register(app: typer.Typer) -> None:
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise SentinelError(f"not a readable file: {', '.join(missing)}")
+        use_configured_decoders(state.settings)
         normalizer = Normalizer(
             state.inventory, default_timezone=state.settings.timezone, observer_hostname=socket.gethostname()
         )

@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         # Imported here so the other commands start fast.
         import uvicorn
 
+        from collectors.decoders.site import use_configured_decoders
         from collectors.runtime import CollectorRuntime
         from playbooks.wiring import build_response
         from sentinel.app import create_app
@@ -39,6 +40,7 @@ def register(app: typer.Typer) -> None:
 
         state = load_context(ctx)
         settings, inventory, store = state.settings, state.inventory, state.store
+        use_configured_decoders(settings)  # the shipped library and the site's decoder folders
         runtime = CollectorRuntime(settings, inventory, store)
         runtime.start()
         # Built once and shared by the scheduled jobs and the web app.

@@ -73,3 +73,28 @@ def test_untimed() -> None:
     h = parse_untimed("host nginx[983478]: 2023/12/09 21:35:20 [error] x")
     assert h is not None and (h.hostname, h.program, h.pid) == ("host", "nginx", "983478")
     assert parse_untimed("free text: no tag") is None
+
+
+def test_a_year_after_the_day() -> None:
+    # Cisco's "logging timestamp" and macOS write "Mmm dd yyyy hh:mm:ss".
+    h = parse_syslog("Jan 12 2026 10:00:01 asa01 %ASA-6-605004: Login denied from 198.51.100.8/51000")
+    assert h is not None and h.timestamp == datetime(2026, 1, 12, 10, 0, 1) and not h.year_missing
+    assert (h.hostname, h.program) == ("asa01", "%ASA-6-605004")
+
+
+def test_key_value_fields_are_not_a_host_and_a_tag() -> None:
+    h = parse_syslog('<189>date=2026-01-12 time=10:00:01 devname="FGT60F" devid="FGT60F1" logid="0100032002"')
+    assert h is not None and (h.hostname, h.program, h.pri) == (None, None, 189)
+    assert h.message.startswith("date=2026-01-12 time=10:00:01 devname=")
+
+
+def test_bsd_verbose_facility_marker() -> None:
+    h = parse_syslog("Jun 17 14:37:39 <mail.info> robin sm-mta[2794]: 55HIbcGI002794: from=<root@example.org>")
+    assert h is not None and (h.hostname, h.program, h.pid) == ("robin", "sm-mta", "2794")
+
+
+def test_an_application_time_is_flagged() -> None:
+    app = parse_syslog("2026-01-12 06:09:42 5907 [Warning] Access denied for user 'root'@'203.0.113.1'")
+    assert app is not None and app.app_time
+    rsyslog = parse_syslog("2026-01-12T06:09:42+03:00 db mysqld[1]: ready")
+    assert rsyslog is not None and not rsyslog.app_time and rsyslog.program == "mysqld"

@@ -58,3 +58,28 @@ def test_dataset_from_source() -> None:
     assert web_access.dataset_for("/var/log/nginx/access.log") == "nginx.access"
     assert web_access.dataset_for("/var/log/httpd/access_log") == "apache.access"
     assert web_access.dataset_for(None, "nginx") == "nginx.access"
+
+
+def test_refused_credentials_are_a_failed_login_and_a_challenge_is_not() -> None:
+    doc = blank()
+    web_access.parse_access(
+        '203.0.113.5 - admin [12/Jan/2026:10:00:00 +0300] "GET /manager/html HTTP/1.1" 401 2473', doc
+    )
+    assert doc["event"] == {
+        "action": "http_auth_failed",
+        "category": ["authentication", "web"],
+        "type": ["start"],
+        "outcome": "failure",
+    }
+    assert doc["user"]["name"] == "admin" and doc["source"]["ip"] == "203.0.113.5"
+    challenge = blank()
+    web_access.parse_access(
+        '203.0.113.5 - - [12/Jan/2026:10:00:00 +0300] "GET /manager/html HTTP/1.1" 401 2473', challenge
+    )
+    assert challenge["event"]["action"] == "http_request" and challenge["event"]["outcome"] == "failure"
+
+
+def test_a_time_without_its_zone_is_local() -> None:
+    doc = blank()
+    ts = web_access.parse_access('192.0.2.12 - user1 [27/Jun/2013:11:55:44] "GET /knocking/ HTTP/1.1" 200 266', doc)
+    assert ts == datetime(2013, 6, 27, 11, 55, 44)  # naive: the institution's zone applies
