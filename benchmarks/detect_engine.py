@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.detect_throughput import linux_events, windows_events  # noqa: E402
 from sentinel.config import DetectSettings  # noqa: E402
-from sentinel.detect.checkpoints import Checkpoint, Checkpoints  # noqa: E402
-from sentinel.detect.engine import DetectionEngine  # noqa: E402
-from sentinel.detect.health import HealthRecorder  # noqa: E402
-from sentinel.detect.rule_pack import load_configured_pack  # noqa: E402
+from sentinel.detect.engine.checkpoints import Checkpoint, Checkpoints  # noqa: E402
+from sentinel.detect.engine.health import HealthRecorder  # noqa: E402
+from sentinel.detect.engine.runner import DetectionEngine  # noqa: E402
+from sentinel.detect.rulebook.pack import load_configured_pack  # noqa: E402
 from sentinel.events import Event, format_timestamp, make_event_id, to_millis  # noqa: E402
 from sentinel.gc_tuning import tune_for_service  # noqa: E402
 from sentinel.inventory import Inventory  # noqa: E402

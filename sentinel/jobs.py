@@ -10,10 +10,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from collectors.scan.schedule import add_scan_jobs
 from playbooks.wiring import add_response_jobs
 from sentinel.config import Settings
-from sentinel.detect.engine import DetectionEngine
-from sentinel.detect.health import HealthRecorder
-from sentinel.detect.rule_pack import pack_from_settings
-from sentinel.detect.scheduler import add_detection_jobs
+from sentinel.detect.engine.health import HealthRecorder
+from sentinel.detect.engine.runner import DetectionEngine
+from sentinel.detect.engine.scheduler import add_detection_jobs
+from sentinel.detect.rulebook.pack import pack_from_settings
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
 

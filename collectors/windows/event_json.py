@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from sentinel.detect.ecs_pipeline import windows_dataset
+from sentinel.detect.rulebook.ecs_pipeline import windows_dataset
 from sentinel.errors import ParseError
 from sentinel.events import UNATTRIBUTED, Event, make_event_id, new_event, parse_timestamp
 from sentinel.inventory import Inventory

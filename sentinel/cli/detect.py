@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sentinel.cli.context import load_context
-from sentinel.detect.engine import backtest
-from sentinel.detect.rule_pack import pack_from_settings, parse_duration
+from sentinel.detect.engine.runner import backtest
+from sentinel.detect.rulebook.pack import pack_from_settings, parse_duration
 from sentinel.errors import SentinelError
 from sentinel.gc_tuning import tune_for_service
 

@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sentinel.cli.context import load_context
-from sentinel.detect.controls import coverage, load_controls
-from sentinel.detect.detectors import build_detector
-from sentinel.detect.rule_pack import (
+from sentinel.detect.detectors.base import build_detector
+from sentinel.detect.engine.samples import run_rule_samples
+from sentinel.detect.rulebook.controls import coverage, load_controls
+from sentinel.detect.rulebook.pack import (
     PackRule,
     load_rule_file,
     load_rule_pack,
@@ -24,7 +25,6 @@ from sentinel.detect.rule_pack import (
     rule_files,
     rules_dirs_of,
 )
-from sentinel.detect.samples import run_rule_samples
 from sentinel.errors import Location, RuleError, SentinelError
 from sentinel.store.sqlite import SqliteStore
 

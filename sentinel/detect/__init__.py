@@ -1,1 +1,22 @@
-"""Detection: Sigma rules mapped to ECS, matched in Python or compiled for the store backend."""
+"""Detection: Sigma and Sentinel rules over ECS events, run on a schedule, raising alerts.
+
+Four subpackages, one job each; imports point down this list, never up (an import-linter
+contract keeps it so):
+
+- ``engine/``: runs rules on a schedule (``runner.DetectionEngine``, ``scheduler``), step by step
+  from each rule's checkpoint (``steps``, ``checkpoints``), many rules sharing one fetch
+  (``shared_pass``), stores what they find (``step_writes``) and their health (``health``);
+  ``samples`` runs a rule's sample events on the real engine.
+- ``detectors/``: how each kind of rule turns a range of events into alert candidates (Sigma
+  detection, Sigma correlation, threshold, new value, silence).
+- ``matching/``: whether an event matches a Sigma rule, fast: field values (``field_values``),
+  one rule's compiled predicate (``predicates``), the index that tries each event only against
+  rules that may fit (``index``, ``prefilter``), store filters evaluated in Python
+  (``event_filters``).
+- ``rulebook/``: what rules say: Sigma parsing (``sigma``), the mapping of Sigma log sources and
+  fields onto Sentinel's ECS events (``ecs_pipeline``), Sentinel's rule files and options
+  (``pack``), rule types beyond Sigma (``typed_rules``), the control catalogue (``controls``).
+
+``alerts`` (the alert model and where alerts go) is what detection hands to the rest of Sentinel.
+The shipped rule pack is the YAML in ``rules/``; the control catalogue is ``controls.yaml``.
+"""
