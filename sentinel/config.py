@@ -253,7 +253,7 @@ class DetectSettings(Strict):
 
 def _duration(value: Any) -> Any:
     """``15m``/``4h``/``1d`` as people write them; a bare number is seconds."""
-    if isinstance(value, str):
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
         from sentinel.durations import parse_duration
 
         return parse_duration(value)

@@ -27,7 +27,8 @@ from typing import Any
 from sentinel.config import DetectSettings
 from sentinel.detect.alerts import Alert
 from sentinel.detect.engine.runner import backtest
-from sentinel.detect.rulebook.pack import PackRule, RulePack, parse_duration
+from sentinel.detect.rulebook.pack import PackRule, RulePack
+from sentinel.durations import parse_duration
 from sentinel.events import Event, format_timestamp, make_event_id, new_event, set_field
 from sentinel.inventory import ExpectedSource, Institution, Inventory
 from sentinel.store.base import Store
@@ -78,9 +79,9 @@ def build_scenario(rule: PackRule, sample: Any, index: int, expect: str) -> Scen
     for n, raw in enumerate(raw_events):
         if not isinstance(raw, dict):
             raise ValueError(f"event {n} is not a mapping")
-        every = timedelta(seconds=parse_duration(raw.get("_every", 1)))
+        every = parse_duration(raw.get("_every", 1))
         if "_at" in raw:
-            offset = timedelta(seconds=parse_duration(raw["_at"]))
+            offset = parse_duration(raw["_at"])
         repeat = int(raw.get("_repeat", 1))
         if not 1 <= repeat <= 100_000:
             raise ValueError("_repeat must be between 1 and 100000")
@@ -89,14 +90,10 @@ def build_scenario(rule: PackRule, sample: Any, index: int, expect: str) -> Scen
             events.append(_event(rule, doc, BASE_TIME + offset, f"{rule.id}:{expect}:{index}:{n}:{r}"))
             offset += every
     if check_after is not None:
-        check_at = BASE_TIME + timedelta(seconds=parse_duration(check_after))
+        check_at = BASE_TIME + parse_duration(check_after)
     else:
         check_at = BASE_TIME + offset + timedelta(minutes=1)
-    start = (
-        BASE_TIME + timedelta(seconds=parse_duration(check_from))
-        if check_from is not None
-        else BASE_TIME - timedelta(hours=1)
-    )
+    start = BASE_TIME + parse_duration(check_from) if check_from is not None else BASE_TIME - timedelta(hours=1)
     institutions = [Institution(id=SAMPLE_ORG, name="Sample institution")]
     if source is not None:
         institutions = [

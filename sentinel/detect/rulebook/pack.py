@@ -33,7 +33,6 @@ file, line and reason, and the good rules load.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -46,28 +45,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sentinel.config import Settings
 from sentinel.detect.rulebook.sigma import SigmaCorrelation, SigmaRule, load_sigma_text
 from sentinel.detect.rulebook.typed_rules import TYPED_RULE_KINDS, TypedRule, parse_typed_rule
+from sentinel.durations import duration_seconds
 from sentinel.errors import Location, RuleError
 
 log = logging.getLogger(__name__)
 
 RuleKind = Literal["sigma", "correlation", "silence", "new_value", "threshold"]
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 LEVELS = ("informational", "low", "medium", "high", "critical")
-
-
-def parse_duration(value: str | int | float) -> int:
-    """Seconds from ``30s``/``5m``/``1h``/``7d`` or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative: {value!r}")
-        return int(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration (use e.g. 30s, 5m, 1h, 7d): {value!r}")
-    return int(m.group(1)) * _UNITS[m.group(2)]
 
 
 class _Strict(BaseModel):
@@ -99,8 +83,7 @@ class RuleOptions(_Strict):
     def _duration(cls, value: Any) -> int | None:
         if value is None:
             return None
-        seconds = parse_duration(value)
-        return seconds
+        return duration_seconds(value)
 
     @field_validator("interval", "suppress")
     @classmethod

@@ -36,6 +36,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sentinel.durations import duration_seconds
 from sentinel.errors import Location, RuleError
 from sentinel.events import get_field, parse_timestamp
 from sentinel.store.base import FieldFilter, FilterOp
@@ -197,9 +198,7 @@ class NewValueRule(_TypedBase):
     @field_validator("history", "learn", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int:
-        from sentinel.detect.rulebook.pack import parse_duration
-
-        return parse_duration(value)
+        return duration_seconds(value)
 
 
 Metric = Literal["count", "sum", "min", "max", "avg", "cardinality"]
@@ -226,9 +225,7 @@ class ThresholdRule(_TypedBase):
     @field_validator("timespan", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int:
-        from sentinel.detect.rulebook.pack import parse_duration
-
-        seconds = parse_duration(value)
+        seconds = duration_seconds(value)
         if seconds < 1:
             raise ValueError("timespan must be at least 1 second")
         return seconds
