@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sentinel.cli.context import load_context
-from sentinel.detect.detectors.base import build_detector
+from sentinel.detect.detectors.registry import build_detector
 from sentinel.detect.engine.samples import run_rule_samples
 from sentinel.detect.rulebook.controls import coverage, load_controls
 from sentinel.detect.rulebook.pack import (

@@ -7,8 +7,9 @@ containing ``start - lookback`` - so its figures are exact and a re-run yields t
 candidates (the alert sink merges them idempotently). Late events within the look-back land in
 a touched window and are counted.
 
-Sigma detection rules live here; Sigma correlations in ``correlation``; silence, new-value and
-threshold rules (``rule_types``) in ``typed_detectors``.
+This module holds what every detector shares; ``sigma`` (detection rules), ``correlation`` (Sigma
+correlations) and ``typed`` (silence, new value, threshold) the detectors, and ``registry`` which
+kind of rule each one runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sentinel.detect.alerts import AlertCandidate, AlertSink
-from sentinel.detect.matching.event_filters import field_reader
+from sentinel.detect.matching.field_values import field_reader
 from sentinel.detect.matching.index import RuleIndex
 from sentinel.detect.rulebook.pack import PackRule
 from sentinel.detect.rulebook.sigma import SigmaRule
@@ -253,64 +254,3 @@ def run_pass(detector: MatchingDetector, ctx: RunContext) -> Evaluation:
         for rule, event in detector.index.match(page):
             state.add(rule, event)
     return state.finish()
-
-
-class SigmaDetector:
-    """A Sigma detection rule: every matching event counts towards its (key, alert window)."""
-
-    def __init__(self, rule: PackRule) -> None:
-        if not isinstance(rule.definition, SigmaRule):
-            raise TypeError("SigmaDetector needs a Sigma detection rule")
-        self.rule = rule
-        self.index = RuleIndex([with_datasets(rule.definition, rule.options.datasets)])
-        if self.index.unsupported:
-            raise RuleError(f"rule cannot run: {self.index.unsupported[0][1]}")
-
-    def first_ms(self, ctx: RunContext) -> int:
-        return align(ctx.live_from_ms, ctx.suppress_ms)
-
-    def begin(self, ctx: RunContext) -> _SigmaPass:
-        return _SigmaPass(self.rule, ctx)
-
-    def evaluate(self, ctx: RunContext) -> Evaluation:
-        return run_pass(self, ctx)
-
-
-class _SigmaPass:
-    def __init__(self, rule: PackRule, ctx: RunContext) -> None:
-        self.rule = rule
-        self.window_ms = ctx.suppress_ms
-        self.fields = rule.options.group_by
-        self.key_of = key_builder(self.fields)
-        self.grouper = Grouper(ctx.suppress_ms, ctx.sample_limit)
-        self.matches = 0
-
-    def add(self, rule: SigmaRule, event: Event) -> None:
-        self.matches += 1
-        self.grouper.add(event.organization_id, self.key_of(event.doc), event.timestamp_ms, event.id)
-
-    def finish(self) -> Evaluation:
-        result = Evaluation(matches=self.matches)
-        for (org, key, start), group in self.grouper.groups.items():
-            result.candidates.append(
-                candidate(self.rule, org, dict(zip(self.fields, key, strict=True)), start, self.window_ms, group)
-            )
-        return result
-
-
-def build_detector(rule: PackRule) -> Detector:
-    """The detector for a rule; ``RuleError`` when the rule cannot run (reported, others go on)."""
-    from sentinel.detect.detectors.correlation import CorrelationDetector
-    from sentinel.detect.detectors.typed import NewValueDetector, SilenceDetector, ThresholdDetector
-
-    if rule.kind == "sigma":
-        return SigmaDetector(rule)
-    if rule.kind == "correlation":
-        return CorrelationDetector(rule)
-    if rule.kind == "threshold":
-        return ThresholdDetector(rule)
-    if rule.kind == "new_value":
-        return NewValueDetector(rule)
-    if rule.kind == "silence":
-        return SilenceDetector(rule)
-    raise RuleError(f"unknown rule kind {rule.kind!r}")

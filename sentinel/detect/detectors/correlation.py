@@ -33,7 +33,7 @@ from sentinel.detect.detectors.base import (
     run_pass,
     with_datasets,
 )
-from sentinel.detect.matching.event_filters import field_reader
+from sentinel.detect.matching.field_values import field_reader
 from sentinel.detect.matching.index import RuleIndex
 from sentinel.detect.rulebook.pack import PackRule
 from sentinel.detect.rulebook.sigma import SigmaCorrelation, SigmaRule

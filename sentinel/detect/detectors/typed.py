@@ -26,7 +26,8 @@ from sentinel.detect.detectors.base import (
     key_builder,
     key_value,
 )
-from sentinel.detect.matching.event_filters import DocPredicate, compile_filters, field_reader
+from sentinel.detect.matching.event_filters import DocPredicate, compile_filters
+from sentinel.detect.matching.field_values import field_reader
 from sentinel.detect.rulebook.pack import PackRule
 from sentinel.detect.rulebook.typed_rules import NewValueRule, SilenceRule, ThresholdRule
 from sentinel.events import Event, format_timestamp, from_millis, parse_timestamp, to_millis

@@ -33,11 +33,11 @@ from sentinel.detect.detectors.base import (
     MatchingDetector,
     RunContext,
     ScanningDetector,
-    SigmaDetector,
     align,
-    build_detector,
 )
 from sentinel.detect.detectors.correlation import CorrelationDetector
+from sentinel.detect.detectors.registry import build_detector
+from sentinel.detect.detectors.sigma import SigmaDetector
 from sentinel.detect.detectors.typed import NewValueDetector, ThresholdDetector
 from sentinel.detect.engine.checkpoints import Checkpoint, Checkpoints, MemoryCheckpoints
 from sentinel.detect.engine.health import HealthRecorder, RunReport

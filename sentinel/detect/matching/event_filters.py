@@ -24,11 +24,9 @@ from typing import Any
 
 import orjson
 
-from sentinel.detect.rulebook.typed_rules import DERIVED_FIELDS
 from sentinel.store.base import FieldFilter
 
 DocPredicate = Callable[[Mapping[str, Any]], bool]
-FieldReader = Callable[[Mapping[str, Any]], Any]
 
 # Fields the store serves from columns, with their own conversions: left to the store.
 _COLUMN_FIELDS = frozenset({"@timestamp", "event.ingested", "event.dataset", "event.id", "organization.id"})
@@ -189,45 +187,3 @@ def compile_filters(filters: Sequence[FieldFilter]) -> DocPredicate | None:
         first, second = preds
         return lambda doc: bool(first(doc) and second(doc))
     return lambda doc: all(p(doc) for p in preds)
-
-
-def field_reader(name: str) -> FieldReader:
-    """``rule_types.read_field(doc, name)`` for one name, its dotted parts split once: a shared pass
-    reads the same few fields from every fetched event."""
-    derived = DERIVED_FIELDS.get(name)
-    if derived is not None:
-        return derived
-    parts = tuple(name.split("."))
-    if len(parts) == 2:
-        return _pair_reader(name, *parts)
-
-    def read(doc: Mapping[str, Any]) -> Any:
-        if name in doc:  # top-level names with dots, e.g. "@timestamp"
-            return doc[name]
-        node: Any = doc
-        for part in parts:
-            # decoded documents hold plain dicts: the ABC check only for anything else
-            if type(node) is not dict and not isinstance(node, Mapping):
-                return None
-            node = node.get(part)
-            if node is None:
-                return None
-        return node
-
-    return read
-
-
-def _pair_reader(name: str, outer: str, inner: str) -> FieldReader:
-    """``field_reader`` of a two-part name (``host.hostname``, most ECS fields), its loop unrolled."""
-
-    def read(doc: Mapping[str, Any]) -> Any:
-        if name in doc:
-            return doc[name]
-        if type(doc) is not dict and not isinstance(doc, Mapping):
-            return None
-        node = doc.get(outer)
-        if node is None or (type(node) is not dict and not isinstance(node, Mapping)):
-            return None
-        return node.get(inner)
-
-    return read

@@ -1,9 +1,20 @@
-"""An event's fields as Sigma reads them: text values, lowercased once, read on first use."""
+"""Reading fields of an event: the one dotted-field reader of detection.
+
+``read_field``/``field_reader``: a field's value as stored (``a.b`` is ``{"a": {"b": ...}}``, or a
+top-level key ``"a.b"`` as it is; ``derived.*`` names are computed, see ``derived``), for group
+keys, metrics and new values. ``FieldValues``: the same fields as Sigma reads them, text values
+lowercased once, read on first use; ``FieldReader`` fills a fixed set of them at once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
+
+from sentinel.detect.matching.derived import DERIVED_FIELDS
+
+ValueReader = Callable[[Mapping[str, Any]], Any]  # a field's value from a document (None: absent)
 
 _EMPTY: tuple[str, ...] = ()
 
@@ -25,30 +36,8 @@ def _as_text(value: Any) -> str | None:
 _PARTS: dict[str, tuple[str, ...]] = {}
 
 
-def _lookup(doc: Mapping[str, Any], name: str) -> Any:
-    if name in doc:
-        return doc[name]
-    parts = _PARTS.get(name)
-    if parts is None:
-        parts = _PARTS[name] = tuple(name.split("."))
-    node: Any = doc
-    if len(parts) == 2:  # the usual ECS depth (event.action, process.name): no loop
-        node = doc.get(parts[0])
-        if type(node) is dict:
-            return node.get(parts[1])
-        return node.get(parts[1]) if node is not None and isinstance(node, Mapping) else None
-    for part in parts:
-        # documents decoded from JSON hold plain dicts: skip the slower ABC check for them
-        if type(node) is not dict and not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-        if node is None:
-            return None
-    return node
-
-
 def _texts(doc: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    return _texts_of(_lookup(doc, name))
+    return _texts_of(field_reader(name)(doc))
 
 
 def _texts_of(value: Any) -> tuple[str, ...]:
@@ -123,7 +112,7 @@ class FieldValues(dict[str, tuple[str, ...]]):
         return texts
 
     def present(self, name: str) -> bool:
-        return _lookup(self.doc, name) is not None
+        return field_reader(name)(self.doc) is not None
 
 
 class FieldReader:
@@ -170,3 +159,51 @@ class FieldReader:
                 else:
                     texts = tuple([t.lower() for t in _texts_of(value)])
                 values[name] = texts
+
+
+def read_field(doc: Mapping[str, Any], name: str) -> Any:
+    """The value of a dotted field (or a derived one) in a document; None when absent."""
+    return field_reader(name)(doc)
+
+
+@lru_cache(maxsize=4096)
+def field_reader(name: str) -> ValueReader:
+    """A reader of one field (``read_field`` with the name bound), its dotted parts split once: a
+    shared pass reads the same few fields from every fetched event."""
+    derived = DERIVED_FIELDS.get(name)
+    if derived is not None:
+        return derived
+    parts = tuple(name.split("."))
+    if len(parts) == 2:
+        return _pair_reader(name, *parts)
+
+    def read(doc: Mapping[str, Any]) -> Any:
+        if name in doc:  # top-level names with dots, e.g. "@timestamp"
+            return doc[name]
+        node: Any = doc
+        for part in parts:
+            # decoded documents hold plain dicts: the ABC check only for anything else
+            if type(node) is not dict and not isinstance(node, Mapping):
+                return None
+            node = node.get(part)
+            if node is None:
+                return None
+        return node
+
+    return read
+
+
+def _pair_reader(name: str, outer: str, inner: str) -> ValueReader:
+    """``field_reader`` of a two-part name (``host.hostname``, most ECS fields), its loop unrolled."""
+
+    def read(doc: Mapping[str, Any]) -> Any:
+        if name in doc:
+            return doc[name]
+        if type(doc) is not dict and not isinstance(doc, Mapping):
+            return None
+        node = doc.get(outer)
+        if node is None or (type(node) is not dict and not isinstance(node, Mapping)):
+            return None
+        return node.get(inner)
+
+    return read

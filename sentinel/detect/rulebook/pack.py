@@ -43,7 +43,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sentinel.config import Settings
-from sentinel.detect.rulebook.sigma import SigmaCorrelation, SigmaRule, load_sigma_text
+from sentinel.detect.rulebook.sigma import SAFE_LOADER, SigmaCorrelation, SigmaRule, load_sigma_documents
 from sentinel.detect.rulebook.typed_rules import TYPED_RULE_KINDS, TypedRule, parse_typed_rule
 from sentinel.durations import duration_seconds
 from sentinel.errors import Location, RuleError
@@ -253,12 +253,11 @@ def load_rule_text(
 
 def _documents(text: str) -> tuple[list[Any], list[dict[str, int]]]:
     """The YAML documents and, per document, the 1-based line of each top-level key."""
-    nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    nodes = [n for n in yaml.compose_all(text, Loader=SAFE_LOADER) if n is not None]
+    constructor = SAFE_LOADER("")  # the documents built from the same nodes: the text is parsed once
+    docs = [d for d in (constructor.construct_document(n) for n in nodes) if d is not None]
     lines: list[dict[str, int]] = []
     for node in nodes:
-        if node is None:
-            continue
         entry: dict[str, int] = {"": node.start_mark.line + 1}
         if isinstance(node, yaml.MappingNode):
             for key, _ in node.value:
@@ -323,7 +322,7 @@ def _load_sigma(
             errors.append(exc)
     if errors:
         return [], errors
-    loaded, sigma_errors = load_sigma_text(text, path)
+    loaded, sigma_errors = load_sigma_documents(docs, path)
     errors.extend(sigma_errors)
     detections = [r for r in loaded if isinstance(r, SigmaRule)]
     correlations = [r for r in loaded if isinstance(r, SigmaCorrelation)]

@@ -12,6 +12,7 @@ known, and the reason; every other rule of the same file or folder still loads.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaLogSource
 from sigma.rule import SigmaRule as PySigmaRule
 from sigma.types import SigmaExpansion, SigmaFieldReference
@@ -32,6 +34,8 @@ from sentinel.errors import Location, RuleError
 log = logging.getLogger(__name__)
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
+# libyaml's parser where PyYAML was built with it: about ten times faster than the pure-Python one
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CorrelationType = Literal["event_count", "value_count", "temporal", "temporal_ordered"]
 # Single-word ECS fields a rule may name directly; any other bare name means a missing mapping.
 _BARE_ECS_FIELDS = frozenset({"message", "tags", "labels", "@timestamp"})
@@ -117,6 +121,12 @@ def _detection_items(rule: PySigmaRule) -> Iterator[SigmaDetectionItem]:
         yield from walk(detection)
 
 
+@functools.cache
+def _pipeline() -> ProcessingPipeline:
+    """One pipeline for every rule loaded: ``apply`` starts each rule afresh, building it costs."""
+    return sentinel_pipeline()
+
+
 def _rule_fields(rule: PySigmaRule) -> tuple[str, ...]:
     names: dict[str, None] = {}
     for item in _detection_items(rule):
@@ -140,7 +150,7 @@ def _build_rule(rule: PySigmaRule, path: Path | None) -> SigmaRule:
     target = logsource_target(rule.logsource)
     processed = copy.deepcopy(rule)
     try:
-        sentinel_pipeline().apply(processed)
+        _pipeline().apply(processed)
     except SigmaError as exc:
         raise RuleError(f"cannot map the rule to ECS: {exc}") from exc
     fields = _rule_fields(processed)
@@ -221,15 +231,25 @@ def _build_correlation(rule: SigmaCorrelationRule, path: Path | None, known: dic
     )
 
 
+def yaml_documents(text: str) -> list[Any]:
+    """The YAML documents of a text, parsed with libyaml where installed (``yaml.YAMLError`` if invalid)."""
+    return list(yaml.load_all(text, Loader=SAFE_LOADER))
+
+
 def _parse(text: str, path: Path | None) -> tuple[list[tuple[Any, Path | None]], list[RuleError]]:
     """pySigma objects of one file (rules and correlations), plus the errors of the broken ones."""
     try:
-        documents = list(yaml.safe_load_all(text))
+        documents = yaml_documents(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         where = Location(str(path) if path else "<text>", mark.line + 1 if mark is not None else None)
         return [], [RuleError(f"invalid YAML: {problem}", where)]
+    return _parse_documents(documents, path)
+
+
+def _parse_documents(documents: list[Any], path: Path | None) -> tuple[list[tuple[Any, Path | None]], list[RuleError]]:
+    """pySigma objects of one file's YAML documents, plus the errors of the broken ones."""
     bad = [d for d in documents if d is not None and not isinstance(d, dict)]
     if bad:
         return [], [RuleError("a Sigma rule must be a YAML mapping", _location(path))]
@@ -279,6 +299,13 @@ def _build_all(parsed: list[tuple[Any, Path | None]]) -> tuple[list[AnyRule], li
 def load_sigma_text(text: str, path: Path | None = None) -> tuple[list[AnyRule], list[RuleError]]:
     """Load every rule of one Sigma YAML text (one or several documents); errors are collected."""
     parsed, errors = _parse(text, path)
+    rules, build_errors = _build_all(parsed)
+    return rules, errors + build_errors
+
+
+def load_sigma_documents(documents: list[Any], path: Path | None = None) -> tuple[list[AnyRule], list[RuleError]]:
+    """``load_sigma_text`` of a text already parsed into its YAML documents."""
+    parsed, errors = _parse_documents(documents, path)
     rules, build_errors = _build_all(parsed)
     return rules, errors + build_errors
 

@@ -28,9 +28,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -38,73 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sentinel.durations import duration_seconds
 from sentinel.errors import Location, RuleError
-from sentinel.events import get_field, parse_timestamp
 from sentinel.store.base import FieldFilter, FilterOp
 
 TYPED_RULE_KINDS = ("silence", "new_value", "threshold")
 _FIELD_OPS = set(get_args(FilterOp))
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-_SECOND_MICROS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" of an event time -> its µs since the epoch
-
-
-@lru_cache(maxsize=4096)
-def _micros_cached(value: str) -> int:
-    # receive times repeat (a collector stamps a whole batch alike); event times mostly do not
-    return (parse_timestamp(value) - _EPOCH) // _MICRO
-
-
-def _event_micros(ts: str) -> int:
-    """``parse_timestamp(ts)`` in µs since the epoch (ValueError as it raises).
-
-    Event times are mostly ``YYYY-MM-DDTHH:MM:SS.mmmZ``, thousands per second: such a time is its
-    second (parsed in full once per second) plus its milliseconds; any other form is parsed.
-    """
-    if len(ts) == 24 and ts[19] == "." and ts[23] == "Z" and ts[10] == "T":
-        frac = ts[20:23]
-        if frac.isdigit() and frac.isascii():
-            prefix = ts[:19]
-            base = _SECOND_MICROS.get(prefix)
-            if base is None:
-                if len(_SECOND_MICROS) >= 4096:
-                    _SECOND_MICROS.clear()
-                # the whole text is parsed: any it refuses raises here, and a second is only kept
-                # from a text that parsed, so the others of that second differ only in their digits
-                base = (parse_timestamp(ts) - _EPOCH) // _MICRO - int(frac) * 1000
-                _SECOND_MICROS[prefix] = base
-            return base + int(frac) * 1000
-    return (parse_timestamp(ts) - _EPOCH) // _MICRO
-
-
-def _clock_skew_seconds(doc: Mapping[str, Any]) -> float | None:
-    """|event time - receive time| in seconds: a host whose clock is wrong (LOG-04)."""
-    event = doc.get("event")
-    if type(event) is dict and "event.created" not in doc:  # get_field's answer, read directly
-        created = event.get("created")
-    else:
-        created = get_field(doc, "event.created")
-    ts = doc.get("@timestamp")
-    if not isinstance(created, str) or not isinstance(ts, str):
-        return None
-    try:
-        # abs(timedelta.total_seconds()) is the µs difference over 10**6, computed here without
-        # building the datetimes and the timedelta
-        return abs(_event_micros(ts) - _micros_cached(created)) / 1_000_000
-    except ValueError:
-        return None
-
-
-# Values computed from an event, usable wherever a rule names a field.
-DERIVED_FIELDS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "derived.clock_skew_seconds": _clock_skew_seconds,
-}
-
-
-def read_field(doc: Mapping[str, Any], name: str) -> Any:
-    derived = DERIVED_FIELDS.get(name)
-    return derived(doc) if derived is not None else get_field(doc, name)
 
 
 class _Strict(BaseModel):

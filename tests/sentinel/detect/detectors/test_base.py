@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sentinel.detect.detectors.base import Grouper, key_builder, key_value
-from sentinel.detect.rulebook.typed_rules import read_field
+from sentinel.detect.matching.field_values import read_field
 
 DOCS: list[dict[str, Any]] = [
     {"host": {"hostname": "web01"}, "user": {"name": ["root", "admin"]}, "n": 3},

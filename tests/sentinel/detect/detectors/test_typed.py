@@ -12,8 +12,8 @@ import pytest
 from sentinel.detect.alerts import MemoryAlertSink
 from sentinel.detect.detectors.base import RunContext, align, key_value
 from sentinel.detect.detectors.typed import NewValueDetector, ThresholdDetector, _metric
+from sentinel.detect.matching.field_values import read_field
 from sentinel.detect.rulebook.pack import load_rule_text
-from sentinel.detect.rulebook.typed_rules import read_field
 from sentinel.events import Event, new_event, to_millis
 from sentinel.inventory import Inventory
 from sentinel.store.sqlite import SqliteStore

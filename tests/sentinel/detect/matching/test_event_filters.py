@@ -128,8 +128,7 @@ def test_what_must_stay_in_the_store_does_not_compile(flt: FieldFilter) -> None:
 def test_field_reader_reads_what_read_field_reads(name: str) -> None:
     from collections import OrderedDict
 
-    from sentinel.detect.matching.event_filters import field_reader
-    from sentinel.detect.rulebook.typed_rules import read_field
+    from sentinel.detect.matching.field_values import field_reader, read_field
 
     docs = [*DOCS, {"@timestamp": "2024-05-01T00:00:10Z", "event": {"created": "2024-05-01T00:00:00Z"}}]
     docs.append({"user": OrderedDict(name="mapping, not dict")})  # any Mapping, as read_field allows

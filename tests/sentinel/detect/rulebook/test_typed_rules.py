@@ -12,8 +12,9 @@ import pytest
 from sentinel.config import DetectSettings
 from sentinel.detect.alerts import load_alerts
 from sentinel.detect.engine.runner import DetectionEngine, backtest
+from sentinel.detect.matching.field_values import read_field
 from sentinel.detect.rulebook.pack import RulePack, load_rule_text
-from sentinel.detect.rulebook.typed_rules import ThresholdRule, read_field
+from sentinel.detect.rulebook.typed_rules import ThresholdRule
 from sentinel.events import Event, make_event_id, new_event, set_field
 from sentinel.inventory import Inventory
 from sentinel.store.base import Scope
