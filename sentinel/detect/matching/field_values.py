@@ -1,7 +1,8 @@
 """Reading fields of an event: the one dotted-field reader of detection.
 
 ``read_field``/``field_reader``: a field's value as stored (``a.b`` is ``{"a": {"b": ...}}``, or a
-top-level key ``"a.b"`` as it is; ``derived.*`` names are computed, see ``derived``), for group
+top-level key ``"a.b"`` as it is; ``a.b.*`` is every value of the object ``a.b``, which Windows
+keyword rules search; ``derived.*`` names are computed, see ``derived``), for group
 keys, metrics and new values. ``FieldValues``: the same fields as Sigma reads them, text values
 lowercased once, read on first use; ``FieldReader`` fills a fixed set of them at once.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from sentinel.detect.matching.derived import DERIVED_FIELDS
 
 ValueReader = Callable[[Mapping[str, Any]], Any]  # a field's value from a document (None: absent)
+ALL_VALUES = "*"  # the last part of a field name that means every value of the object before it
 
 _EMPTY: tuple[str, ...] = ()
 
@@ -93,6 +95,10 @@ class FieldValues(dict[str, tuple[str, ...]]):
             parts = _PARTS.get(name)
             if parts is None:
                 parts = _PARTS[name] = tuple(name.split("."))
+            if parts[-1] == ALL_VALUES:  # every value of an object (Windows keywords)
+                every = tuple([t.lower() for t in _texts_of(field_reader(name)(doc))])
+                self[name] = every
+                return every
             value = doc.get(parts[0])
             for part in parts[1:]:
                 if value is None:
@@ -123,17 +129,24 @@ class FieldReader:
     and literals), that is most of what reading them costs.
     """
 
-    __slots__ = ("groups",)
+    __slots__ = ("groups", "whole")
 
     def __init__(self, names: Iterable[str]) -> None:
         by_parent: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        whole: list[str] = []
         for name in dict.fromkeys(names):
             *parent, leaf = name.split(".")
-            by_parent.setdefault(tuple(parent), []).append((name, leaf))
+            if leaf == ALL_VALUES:
+                whole.append(name)  # read as ``__missing__`` reads them
+            else:
+                by_parent.setdefault(tuple(parent), []).append((name, leaf))
         self.groups = tuple((parent, tuple(leaves)) for parent, leaves in by_parent.items())
+        self.whole = tuple(whole)
 
     def fill(self, values: FieldValues) -> None:
         doc = values.doc
+        for name in self.whole:
+            values[name]
         for parent, leaves in self.groups:
             node: Any = doc
             for part in parent:  # the walk of ``__missing__``, stopping where it would
@@ -174,6 +187,8 @@ def field_reader(name: str) -> ValueReader:
     if derived is not None:
         return derived
     parts = tuple(name.split("."))
+    if len(parts) > 1 and parts[-1] == ALL_VALUES:
+        return _all_values_reader(field_reader(name[: -len(ALL_VALUES) - 1]))
     if len(parts) == 2:
         return _pair_reader(name, *parts)
 
@@ -205,5 +220,23 @@ def _pair_reader(name: str, outer: str, inner: str) -> ValueReader:
         if node is None or (type(node) is not dict and not isinstance(node, Mapping)):
             return None
         return node.get(inner)
+
+    return read
+
+
+def _all_values_reader(read_object: ValueReader) -> ValueReader:
+    """``a.b.*``: the values of the object at ``a.b`` (lists flattened), None when it has none."""
+
+    def read(doc: Mapping[str, Any]) -> Any:
+        node = read_object(doc)
+        if type(node) is not dict and not isinstance(node, Mapping):
+            return None
+        out: list[Any] = []
+        for value in node.values():
+            if isinstance(value, list):
+                out.extend(value)
+            elif value is not None:
+                out.append(value)
+        return out or None
 
     return read

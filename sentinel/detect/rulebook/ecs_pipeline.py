@@ -16,7 +16,12 @@ Conventions:
 - Linux: process/file/network categories map Sysmon-style names to ECS (``Image`` →
   ``process.executable``); ``auditd`` key=value fields live under ``auditd.log.<key>`` (``type`` →
   ``auditd.log.record_type``); web server and firewall categories map to ECS HTTP/network fields.
-- Keywords (values with no field) search ``message`` and ``event.original`` as substrings.
+- Keywords (values with no field) search ``message`` and ``event.original`` as substrings; on
+  Windows events, which have no raw line, the rendered ``message`` (where a forwarder sent one)
+  and every value of the event data (``winlog.event_data.*``).
+- Windows log sources beyond pySigma's table: ``file_access`` and ``file_rename`` are the
+  Microsoft-Windows-Kernel-File ETW events (as SigmaHQ's rules require), ``iis-configuration``,
+  ``ldap`` and ``smbserver-connectivity`` their channels (``WINDOWS_SERVICES``).
 - ``product: sentinel, service: <dataset>`` is Sentinel's own log source: fields are ECS names
   already and the dataset is the service (several separated by ``,``).
 - A field name that already contains a dot is taken as an ECS name and left alone.
@@ -25,6 +30,7 @@ Conventions:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -46,6 +52,9 @@ from sigma.rule import SigmaLogSource
 from sentinel.errors import RuleError
 
 KEYWORD_FIELDS: tuple[str, ...] = ("message", "event.original")
+# Every value under winlog.event_data (a field name ending ".*" reads all values of that object)
+EVENT_DATA_VALUES = "winlog.event_data.*"
+WINDOWS_KEYWORD_FIELDS: tuple[str, ...] = ("message", EVENT_DATA_VALUES)
 
 # -- Windows ---------------------------------------------------------------------------------
 
@@ -95,6 +104,22 @@ _SYSMON_CATEGORIES: dict[str, tuple[int, ...]] = {
     "file_block_shredding": (28,),
     "file_executable_detected": (29,),
     "sysmon_error": (255,),
+}
+
+# Kernel-File ETW categories (SigmaHQ: "Requirements: Microsoft-Windows-Kernel-File ETW provider"):
+# (channel, EventIDs); the rules name the event's own fields (FileName, SourceFilename, ...).
+KERNEL_FILE_CHANNEL = "Microsoft-Windows-Kernel-File/Analytic"
+_KERNEL_FILE_CATEGORIES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "file_access": (KERNEL_FILE_CHANNEL, ()),
+    "file_rename": (KERNEL_FILE_CHANNEL, ()),
+}
+
+# Sigma Windows services → channels: pySigma's table plus those SigmaHQ rules use that it lacks.
+WINDOWS_SERVICES: dict[str, str | Sequence[str]] = {
+    **windows_logsource_mapping,
+    "iis-configuration": "Microsoft-IIS-Configuration/Operational",
+    "ldap": "Microsoft-Windows-LDAP-Client/Debug",
+    "smbserver-connectivity": "Microsoft-Windows-SMBServer/Connectivity",
 }
 
 # PowerShell categories: (channel, EventIDs).
@@ -221,10 +246,13 @@ def _windows_channels(logsource: SigmaLogSource) -> tuple[tuple[str, ...], tuple
         elif category in _POWERSHELL_CATEGORIES:
             channel, event_ids = _POWERSHELL_CATEGORIES[category]
             channels = (channel,)
+        elif category in _KERNEL_FILE_CATEGORIES:
+            channel, event_ids = _KERNEL_FILE_CATEGORIES[category]
+            channels = (channel,)
         else:
             raise RuleError(f"Windows log source category {category!r} is not one Sentinel collects")
     if service is not None:
-        mapped = windows_logsource_mapping.get(service)
+        mapped = WINDOWS_SERVICES.get(service)
         if mapped is None:
             raise RuleError(f"Windows log source service {service!r} is not one Sentinel collects")
         service_channels = (mapped,) if isinstance(mapped, str) else tuple(mapped)
@@ -294,7 +322,7 @@ def _windows_items() -> list[ProcessingItem]:
         ),
     ]
     # Channel (and EventID) conditions: added after field mapping so the names stay as written.
-    for service, mapped in windows_logsource_mapping.items():
+    for service, mapped in WINDOWS_SERVICES.items():
         channels = [mapped] if isinstance(mapped, str) else list(mapped)
         items.append(
             ProcessingItem(
@@ -308,14 +336,22 @@ def _windows_items() -> list[ProcessingItem]:
         )
     for category, ids in _SYSMON_CATEGORIES.items():
         items.append(_windows_category_item(category, SYSMON_CHANNEL, ids))
-    for category, (channel, ids) in _POWERSHELL_CATEGORIES.items():
+    for category, (channel, ids) in {**_POWERSHELL_CATEGORIES, **_KERNEL_FILE_CATEGORIES}.items():
         items.append(_windows_category_item(category, channel, ids))
+    items.append(
+        ProcessingItem(  # keywords on Windows events: the rendered message and every event data value
+            identifier="sentinel_windows_keywords",
+            transformation=FieldMappingTransformation({None: list(WINDOWS_KEYWORD_FIELDS)}),
+            rule_conditions=[LogsourceCondition(product="windows")],
+        )
+    )
     return items
 
 
 def _windows_category_item(category: str, channel: str, ids: tuple[int, ...]) -> ProcessingItem:
     conditions: dict[str, int | str | list[str]] = {"winlog.channel": channel}
-    conditions["winlog.event_id"] = ids[0] if len(ids) == 1 else [str(i) for i in ids]
+    if ids:
+        conditions["winlog.event_id"] = ids[0] if len(ids) == 1 else [str(i) for i in ids]
     return ProcessingItem(
         identifier=f"sentinel_windows_category_{category}",
         transformation=AddConditionTransformation(conditions, name=f"_sentinel_category_{category}"),

@@ -38,6 +38,18 @@ from sentinel.errors import RuleError
             SigmaLogSource(product="windows", service="bits-client"),
             LogsourceTarget(("windows.bits_client_operational",)),
         ),
+        # SigmaHQ log sources beyond pySigma's table: the Kernel-File ETW channel, IIS, LDAP, SMB server
+        (SigmaLogSource(product="windows", category="file_access"), LogsourceTarget(("windows.kernel_file_analytic",))),
+        (SigmaLogSource(product="windows", category="file_rename"), LogsourceTarget(("windows.kernel_file_analytic",))),
+        (
+            SigmaLogSource(product="windows", service="iis-configuration"),
+            LogsourceTarget(("windows.microsoft_iis_configuration_operational",)),
+        ),
+        (SigmaLogSource(product="windows", service="ldap"), LogsourceTarget(("windows.ldap_client_debug",))),
+        (
+            SigmaLogSource(product="windows", service="smbserver-connectivity"),
+            LogsourceTarget(("windows.smbserver_connectivity",)),
+        ),
         (SigmaLogSource(product="linux", service="sshd"), LogsourceTarget(("system.auth",))),
         (SigmaLogSource(product="linux", service="auth"), LogsourceTarget(("system.auth",))),
         (SigmaLogSource(product="linux", service="cron"), LogsourceTarget(("system.syslog",))),
