@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from sigma.exceptions import SigmaError
 
+from sentinel.detect.matching.compiled import EVENT_ID_FIELD, CompiledRule, compile_rule
 from sentinel.detect.matching.field_values import FieldReader
-from sentinel.detect.matching.predicates import FieldValues, Predicate, compile_predicate, compile_values_predicate
-from sentinel.detect.matching.prefilter import (
-    Key,
-    KeyIndex,
-    LiteralIndex,
-    Literals,
-    necessary_keys,
-    necessary_literals,
-    necessary_texts,
-    trie_regex,
+from sentinel.detect.matching.predicates import (
+    FieldValues,
+    Predicate,
+    build,
+    compile_predicate,
+    compile_values_predicate,
 )
+from sentinel.detect.matching.prefilter import Key, KeyIndex, LiteralIndex, Literals, trie_regex
 from sentinel.detect.rulebook.sigma import SigmaRule
 from sentinel.errors import RuleError
 from sentinel.events import Event
@@ -36,14 +35,22 @@ __all__ = ["RuleIndex", "compile_predicate", "compile_values_predicate"]
 
 log = logging.getLogger(__name__)
 
-_Compiled = tuple[SigmaRule, Predicate]
-# a compiled rule with its prefilter data: necessary literals, keys, EventID texts, and literals
-# chosen besides the keys (for when the keys are tested too)
-_Entry = tuple[SigmaRule, Predicate, Literals | None, frozenset[Key] | None, frozenset[str] | None, Literals | None]
-_EVENT_ID = "winlog.event_id"
+
+class RuleTest(NamedTuple):
+    """A rule and its predicate: what an event is tried against."""
+
+    rule: SigmaRule
+    predicate: Predicate
 
 
-_RuleLiterals = tuple[Literals | None, Literals | None]  # a rule's literals: alone, and besides its keys
+class IndexedRule(NamedTuple):
+    """A rule in an index: its predicate and its compiled form (with the prefilter's keys and texts)."""
+
+    rule: SigmaRule
+    predicate: Predicate
+    compiled: CompiledRule
+
+
 _KEY_SHARE = 32  # a key more rules than this need (e.g. auditd's SYSCALL) is left to the literals
 
 
@@ -60,22 +67,20 @@ class _RuleList:
 
     __slots__ = ("always", "always_at", "checks", "items", "keys", "literals", "position", "reader")
 
-    def __init__(
-        self, items: list[_Compiled], literals: dict[int, _RuleLiterals], keys: dict[int, frozenset[Key] | None]
-    ) -> None:
+    def __init__(self, items: list[RuleTest], compiled: dict[int, CompiledRule]) -> None:
         self.items = items
-        self.position = {id(rule): i for i, (rule, _) in enumerate(items)}
+        self.position = {id(item.rule): i for i, item in enumerate(items)}
         shared: dict[Key, int] = {}
-        for rule, _ in items:
-            for key in keys.get(id(rule)) or ():
+        for item in items:
+            for key in compiled[id(item.rule)].keys or ():
                 shared[key] = shared.get(key, 0) + 1
         keyed: list[tuple[int, frozenset[Key]]] = []
         literal: list[tuple[int, Literals]] = []
         self.checks: dict[int, Predicate] = {}  # keyed rule → its literal test, run after a key hit
         self.always_at: list[int] = []
-        for i, (rule, _) in enumerate(items):
-            plain, besides = literals.get(id(rule), (None, None))
-            rule_keys = keys.get(id(rule))
+        for i, item in enumerate(items):
+            form = compiled[id(item.rule)]
+            plain, besides, rule_keys = form.literals, form.literals_besides_keys, form.keys
             if rule_keys and all(shared[k] <= _KEY_SHARE for k in rule_keys):
                 keyed.append((i, rule_keys))
                 if besides or plain:
@@ -88,11 +93,11 @@ class _RuleList:
         self.keys = KeyIndex(keyed) if keyed else None  # its positions index ``items``
         self.literals = LiteralIndex(literal) if literal else None
         read = [f for f, _, _ in self.keys.fields] if self.keys is not None else []
-        read += [f for test in self.literals.tests for f in test[0]] if self.literals is not None else []
+        read += [f for test in self.literals.tests for f in test.fields] if self.literals is not None else []
         self.reader = FieldReader(read) if read else None  # the fields every event of the list is tested on
         self.always = [items[i] for i in self.always_at]
 
-    def tried(self, values: FieldValues) -> list[_Compiled]:
+    def tried(self, values: FieldValues) -> list[RuleTest]:
         """The rules the event may match, in load order: those whose keys and literals it has."""
         found: Collection[int]
         keys, literals = self.keys, self.literals
@@ -117,9 +122,12 @@ class _RuleList:
 
 def _literal_check(literals: Literals) -> Predicate:
     """True when one of the texts occurs in its field (lowered values): one search per field."""
-    tests = tuple((field, re.compile(trie_regex(texts), re.DOTALL).search) for field, texts in literals.items())
+    patterns = tuple((field, trie_regex(texts)) for field, texts in literals.items())
+    tests: list[tuple[str, Callable[[str], re.Match[str] | None]]] = []  # compiled on the first check
 
     def check(values: FieldValues) -> bool:
+        if not tests:
+            tests.extend((field, re.compile(pattern, re.DOTALL).search) for field, pattern in patterns)
         for field, search in tests:
             for v in values[field]:
                 if search(v) is not None:
@@ -138,21 +146,18 @@ class _DatasetRules:
     predicate reads it). Lists are built on first use for each pair of the two, in load order.
     """
 
-    __slots__ = ("any_id", "by_id", "by_text", "keys", "lists", "literals", "order")
+    __slots__ = ("any_id", "by_id", "by_text", "compiled", "lists", "order")
 
     def __init__(self) -> None:
-        self.any_id: list[_Compiled] = []
-        self.by_id: dict[str, list[_Compiled]] = {}  # from the log source
-        self.by_text: dict[str, list[_Compiled]] = {}  # from the condition
+        self.any_id: list[RuleTest] = []
+        self.by_id: dict[str, list[RuleTest]] = {}  # from the log source
+        self.by_text: dict[str, list[RuleTest]] = {}  # from the condition
         self.lists: dict[tuple[str | None, tuple[str, ...]], _RuleList] = {}
         self.order: dict[int, int] = {}
-        self.literals: dict[int, _RuleLiterals] = {}
-        self.keys: dict[int, frozenset[Key] | None] = {}
+        self.compiled: dict[int, CompiledRule] = {}
 
-    def finish(
-        self, order: dict[int, int], literals: dict[int, _RuleLiterals], keys: dict[int, frozenset[Key] | None]
-    ) -> None:
-        self.order, self.literals, self.keys = order, literals, keys
+    def finish(self, order: dict[int, int], compiled: dict[int, CompiledRule]) -> None:
+        self.order, self.compiled = order, compiled
         # the lists every event meets are built now; those with EventIDs from conditions on first use
         self.rule_list(None, ())
         for event_id in self.by_id:
@@ -164,33 +169,34 @@ class _DatasetRules:
         lists = self.lists.get((event_id, texts))
         if lists is None:
             rules = self.any_id if event_id is None else self.by_id[event_id] + self.any_id
-            merged = {id(c[0]): c for c in rules}
+            merged = {id(c.rule): c for c in rules}
             for text in texts:
-                merged.update((id(c[0]), c) for c in self.by_text[text])
-            ordered = sorted(merged.values(), key=lambda c: self.order[id(c[0])])
-            lists = self.lists[(event_id, texts)] = _RuleList(ordered, self.literals, self.keys)
+                merged.update((id(c.rule), c) for c in self.by_text[text])
+            ordered = sorted(merged.values(), key=lambda c: self.order[id(c.rule)])
+            lists = self.lists[(event_id, texts)] = _RuleList(ordered, self.compiled)
         return lists
 
 
 class RuleIndex:
-    """Many compiled rules; ``match`` tries each event only against rules that can apply to it."""
+    """Many compiled rules; ``match`` tries each event only against rules that can apply to it.
+
+    A rule's compiled form (``compiled.compile_rule``) comes with it from the compiled rule cache
+    or is made here; the index's tables are built on the first match, so building an index that
+    never runs (a rule that always shares another's pass) costs next to nothing.
+    """
 
     def __init__(self, rules: Sequence[SigmaRule]) -> None:
         self.unsupported: list[tuple[SigmaRule, str]] = []
-        compiled: list[_Entry] = []
+        entries: list[IndexedRule] = []
         for rule in rules:
             try:
-                pred = compile_values_predicate(rule)
+                compiled = compile_rule(rule)
+                entries.append(IndexedRule(rule, build(compiled.program), compiled))
             except (RuleError, SigmaError, re.error) as exc:
                 reason = exc.message if isinstance(exc, RuleError) else str(exc)
                 self.unsupported.append((rule, reason))
                 log.warning("rule %s (%s) cannot run: %s", rule.id, rule.path, reason)
-                continue
-            keys = necessary_keys(rule)
-            besides = necessary_literals(rule, keys) if keys else None
-            id_texts = necessary_texts(rule, _EVENT_ID)
-            compiled.append((rule, pred, necessary_literals(rule), keys, id_texts, besides))
-        self._build(compiled)
+        self._set(entries)
 
     @classmethod
     def combine(cls, indexes: Iterable[RuleIndex]) -> RuleIndex:
@@ -199,43 +205,51 @@ class RuleIndex:
         index = cls.__new__(cls)
         index.unsupported = []
         seen: set[int] = set()
-        compiled: list[_Entry] = []
+        entries: list[IndexedRule] = []
         for part in indexes:
             index.unsupported.extend(part.unsupported)
-            for entry in part._compiled:
-                if id(entry[0]) not in seen:
-                    seen.add(id(entry[0]))
-                    compiled.append(entry)
-        index._build(compiled)
+            for entry in part.entries:
+                if id(entry.rule) not in seen:
+                    seen.add(id(entry.rule))
+                    entries.append(entry)
+        index._set(entries)
         return index
 
-    def _build(self, compiled: list[_Entry]) -> None:
-        self._compiled = compiled
-        self.rules: list[SigmaRule] = [entry[0] for entry in compiled]
-        self._by_dataset: dict[str, _DatasetRules] = {}
-        for rule, pred, _, _, id_texts, _ in compiled:
+    def _set(self, entries: list[IndexedRule]) -> None:
+        self.entries = entries
+        self.rules: list[SigmaRule] = [entry.rule for entry in entries]
+        self._by_dataset: dict[str, _DatasetRules] | None = None
+
+    def _buckets(self) -> dict[str, _DatasetRules]:
+        by_dataset = self._by_dataset
+        if by_dataset is not None:
+            return by_dataset
+        by_dataset = {}
+        for rule, pred, compiled in self.entries:
+            test = RuleTest(rule, pred)
             for dataset in rule.datasets:
-                bucket = self._by_dataset.setdefault(dataset, _DatasetRules())
+                bucket = by_dataset.setdefault(dataset, _DatasetRules())
                 if rule.event_ids:
                     for event_id in rule.event_ids:
-                        bucket.by_id.setdefault(str(event_id), []).append((rule, pred))
-                elif id_texts:
-                    for text in id_texts:
-                        bucket.by_text.setdefault(text, []).append((rule, pred))
+                        bucket.by_id.setdefault(str(event_id), []).append(test)
+                elif compiled.event_id_texts:
+                    for text in compiled.event_id_texts:
+                        bucket.by_text.setdefault(text, []).append(test)
                 else:
-                    bucket.any_id.append((rule, pred))
+                    bucket.any_id.append(test)
         order = {id(rule): i for i, rule in enumerate(self.rules)}
-        literals = {id(entry[0]): (entry[2], entry[5]) for entry in compiled}
-        keys = {id(entry[0]): entry[3] for entry in compiled}
-        for bucket in self._by_dataset.values():
-            bucket.finish(order, literals, keys)
+        forms = {id(entry.rule): entry.compiled for entry in self.entries}
+        for bucket in by_dataset.values():
+            bucket.finish(order, forms)
+        self._by_dataset = by_dataset
+        return by_dataset
 
     @property
     def datasets(self) -> tuple[str, ...]:
-        return tuple(sorted(self._by_dataset))
+        return tuple(sorted({d for rule in self.rules for d in rule.datasets}))
 
-    def _lists(self, event: Event, values: FieldValues) -> _RuleList | None:
-        bucket = self._by_dataset.get(event.dataset)
+    def _lists(self, event: Event, values: FieldValues, buckets: dict[str, _DatasetRules]) -> _RuleList | None:
+        bucket = buckets.get(event.dataset)
         if bucket is None:
             return None
         event_id: str | None = None
@@ -247,21 +261,22 @@ class RuleIndex:
         texts: tuple[str, ...] = ()
         if bucket.by_text:
             by_text = bucket.by_text
-            texts = tuple([t for t in values[_EVENT_ID] if t in by_text])
+            texts = tuple([t for t in values[EVENT_ID_FIELD] if t in by_text])
         lists = bucket.lists.get((event_id, texts))
         return bucket.rule_list(event_id, texts) if lists is None else lists
 
     def candidates(self, event: Event) -> list[SigmaRule]:
         """Rules that apply to the event's dataset (and Windows EventID), before the prefilter."""
-        lists = self._lists(event, FieldValues(event.doc))
-        return [rule for rule, _ in lists.items] if lists is not None else []
+        lists = self._lists(event, FieldValues(event.doc), self._buckets())
+        return [item.rule for item in lists.items] if lists is not None else []
 
     def match(self, events: Sequence[Event]) -> Iterator[tuple[SigmaRule, Event]]:
         """(rule, event) for every rule an event matches, events in order, rules in load order."""
         lookup = self._lists
+        buckets = self._buckets()
         for event in events:
             values = FieldValues(event.doc)
-            lists = lookup(event, values)
+            lists = lookup(event, values, buckets)
             if lists is None or not lists.items:
                 continue
             for rule, pred in lists.tried(values):

@@ -9,9 +9,10 @@ literal of most rules, so an event costs a couple of searches instead of one tes
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sigma.conditions import (
     ConditionAND,
@@ -32,13 +33,35 @@ Literals = dict[str, set[str]]  # field → texts, at least one of which must oc
 # path component (after that separator) is text. Lowercased.
 Key = tuple[str, str, str]
 _Search = Callable[..., "re.Match[str] | None"]  # a compiled pattern's search
-# LiteralIndex's search of one field: fields, tail search, full search, tail offset, hits, stat
-_Test = tuple[tuple[str, ...], _Search, _Search, int, dict[str, tuple[int, ...]], list[int]]
+
+
+class FieldSearch(NamedTuple):
+    """``LiteralIndex``'s search of one field (or of message and event.original together)."""
+
+    fields: tuple[str, ...]
+    quick: _Search  # the texts' rare tails
+    search: _Search  # the texts
+    back: int  # the longest offset of a tail in its text
+    table: dict[str, tuple[int, ...]]  # text found → positions of the rules that need it
+    stat: list[int]  # [values searched, values where the tails occur, use the tail search]
+
+
 SEPARATORS = ("\\", "/")
 MIN_LENGTH = 3  # shorter texts occur everywhere and would keep the gate open
 # Fields the rule index already decides (dataset, channel, EventID): their texts occur in every
 # event a rule is tried on, so they would keep every gate open.
 INDEXED_FIELDS = frozenset({"event.dataset", "winlog.channel", "winlog.event_id"})
+
+
+def _trees(rule: SigmaRule) -> list[Any] | None:
+    """The rule's parsed conditions; None when it has none to read (``trees`` given by the caller
+    saves parsing them again: pySigma parses the condition anew on every read)."""
+    if rule.processed is None:
+        return None
+    try:
+        return [c.parsed for c in rule.processed.detection.parsed_condition]
+    except SigmaError:
+        return None
 
 
 def _value_literals(field: str, value: SigmaType) -> Literals | None:
@@ -90,15 +113,16 @@ def _node_literals(node: Any, besides: frozenset[Key]) -> Literals | None:
     return None
 
 
-def necessary_literals(rule: SigmaRule, besides: frozenset[Key] | None = None) -> Literals | None:
+def necessary_literals(
+    rule: SigmaRule, besides: frozenset[Key] | None = None, trees: list[Any] | None = None
+) -> Literals | None:
     """(field → texts) one of which occurs whenever the rule matches; None when there is none.
 
     ``besides``: the rule's necessary keys, tested anyway; literals from another branch of an AND
     are preferred, so that both tests together skip more events than either alone.
     """
-    try:
-        trees = [c.parsed for c in rule.processed.detection.parsed_condition]
-    except SigmaError:
+    trees = _trees(rule) if trees is None else trees
+    if trees is None:
         return None
     avoid = besides or frozenset()
     return _union(_node_literals(t, avoid) for t in trees if t is not None) if trees else None
@@ -149,11 +173,10 @@ def _node_keys(node: Any) -> set[Key] | None:
     return None  # NOT, keywords, anything else: no key
 
 
-def necessary_keys(rule: SigmaRule) -> frozenset[Key] | None:
+def necessary_keys(rule: SigmaRule, trees: list[Any] | None = None) -> frozenset[Key] | None:
     """Keys one of which an event has whenever the rule matches it (see ``event_keys``); None if none."""
-    try:
-        trees = [c.parsed for c in rule.processed.detection.parsed_condition]
-    except SigmaError:
+    trees = _trees(rule) if trees is None else trees
+    if trees is None:
         return None
     if not trees or any(t is None for t in trees):
         return None
@@ -191,15 +214,14 @@ def _node_texts(node: Any, field: str) -> set[str] | None:
     return None  # NOT, keywords, anything else: no text
 
 
-def necessary_texts(rule: SigmaRule, field: str) -> frozenset[str] | None:
+def necessary_texts(rule: SigmaRule, field: str, trees: list[Any] | None = None) -> frozenset[str] | None:
     """Texts one of which the field's value (as text) equals whenever the rule matches; None if none.
 
     Only whole numbers and digit strings: their text is the same lowered or not, and the rule
     index compares it with the event's value as the predicate reads it.
     """
-    try:
-        trees = [c.parsed for c in rule.processed.detection.parsed_condition]
-    except SigmaError:
+    trees = _trees(rule) if trees is None else trees
+    if trees is None:
         return None
     if not trees or any(t is None for t in trees):
         return None
@@ -243,25 +265,25 @@ class KeyIndex:
 
 def trie_regex(texts: Iterable[str]) -> str:
     """An alternation of literal texts factored on common prefixes (``ab(?:c|d)``), which Python's
-    backtracking engine tries far faster than a flat list of hundreds of alternatives."""
-    trie: dict[str, Any] = {}
-    for text in texts:
-        node = trie
-        for ch in text:
-            node = node.setdefault(ch, {})
-        node[""] = {}
+    backtracking engine tries far faster than a flat list of hundreds of alternatives.
 
-    def build(node: dict[str, Any]) -> str:
-        if "" in node and len(node) == 1:
-            return ""
-        optional = "" in node
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch != ""]
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if optional:  # a shorter text ends here: the rest is not needed for a hit
-            return ""
-        return body
+    Where one text is a prefix of another, only the shorter is kept (a hit is a hit). Built over
+    the sorted texts, a run of texts with one common continuation is escaped at once.
+    """
+    items = sorted(set(texts))
 
-    return build(trie)
+    def build(group: list[str], depth: int) -> str:
+        if len(group[0]) == depth:  # a text ends here (it sorts first): the rest is not needed
+            return ""
+        if len(group) == 1:
+            return re.escape(group[0][depth:])
+        branches = [
+            re.escape(ch) + build(list(same), depth + 1)
+            for ch, same in itertools.groupby(group, key=lambda t: t[depth])
+        ]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return build(items, 0) if items else ""
 
 
 # Characters common in log text, most common first: poor places for a search to start.
@@ -325,8 +347,8 @@ class LiteralIndex:
             quick = re.compile(trie_regex(set(tails.values())), re.DOTALL).search
             search = re.compile(trie_regex(table), re.DOTALL).search
             # stat: [values searched, values where something was found, use the tail search]
-            tests.append((fields, quick, search, back, _by_shortest(table), [0, 0, 1]))
-        self.tests: tuple[_Test, ...] = tuple(tests)
+            tests.append(FieldSearch(fields, quick, search, back, _by_shortest(table), [0, 0, 1]))
+        self.tests: tuple[FieldSearch, ...] = tuple(tests)
 
     def hits(self, values: Mapping[str, tuple[str, ...]]) -> set[int]:
         """Positions of the rules one of whose texts may occur in the event (lowered values)."""

@@ -57,15 +57,16 @@ class SigmaRule:
     falsepositives: tuple[str, ...]
     references: tuple[str, ...]
     name: str | None  # Sigma ``name``, by which correlations may refer to the rule
-    raw: PySigmaRule = field(repr=False)
-    processed: PySigmaRule = field(repr=False)
+    # pySigma's rule as written and after the pipeline; None in rules from the compiled rule cache,
+    # which hold ``compiled`` instead
+    raw: PySigmaRule | None = field(repr=False)
+    processed: PySigmaRule | None = field(repr=False)
     event_ids: tuple[int, ...] = ()  # Windows EventIDs the log source implies (empty: any)
     status: str | None = None
     custom: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown top-level keys
-
-    @property
-    def is_keyword_rule(self) -> bool:
-        return any(item.field in (None, "message") for item in _detection_items(self.raw))
+    is_keyword_rule: bool = False  # values with no field (searched in the message or event data)
+    # the matcher's compiled form (``matching.compiled.CompiledRule``): plain data, picklable
+    compiled: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,6 +181,7 @@ def _build_rule(rule: PySigmaRule, path: Path | None) -> SigmaRule:
         event_ids=target.event_ids,
         status=rule.status.name.lower() if rule.status is not None else None,
         custom=dict(rule.custom_attributes),
+        is_keyword_rule=any(item.field in (None, "message") for item in _detection_items(rule)),
     )
 
 

@@ -391,7 +391,7 @@ def test_index_tries_only_rules_whose_keys_and_literals_the_event_has() -> None:
     winlog = {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1, "event_data": doc}
     event = _event("windows.sysmon_operational", {"winlog": winlog}, 1)
     values = FieldValues(event.doc)
-    lists = index._lists(event, values)
+    lists = index._lists(event, values, index._buckets())
     assert lists is not None
     assert [r.id[-1] for r, _ in lists.tried(values)] == ["0", "3"]  # key and literal; no need
     assert [r.id[-1] for r, _ in index.match([event])] == ["0"]
