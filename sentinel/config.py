@@ -249,6 +249,7 @@ class DetectSettings(Strict):
     max_windows_per_run: int = Field(default=60, ge=1)  # bounded catch-up work per step
     max_run_seconds: float = Field(default=60.0, gt=0)  # a slower rule run is stopped and reported
     sample_event_ids: int = Field(default=20, ge=1, le=1000)  # matching event ids kept per alert
+    rule_cache: bool = True  # keep compiled rules in <data_dir>/cache/rules: an unchanged rule loads fast
 
 
 def _duration(value: Any) -> Any:

@@ -11,9 +11,9 @@ from collectors.scan.schedule import add_scan_jobs
 from playbooks.wiring import add_response_jobs
 from sentinel.config import Settings
 from sentinel.detect.engine.health import HealthRecorder
+from sentinel.detect.engine.rule_loading import load_rules
 from sentinel.detect.engine.runner import DetectionEngine
 from sentinel.detect.engine.scheduler import add_detection_jobs
-from sentinel.detect.rulebook.pack import pack_from_settings
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
 
@@ -39,7 +39,7 @@ def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> B
         id="retention",
         next_run_time=datetime.now(UTC) + timedelta(minutes=1),
     )
-    pack = pack_from_settings(settings)
+    pack = load_rules(settings)
     for error in pack.errors:
         log.error("rule not loaded: %s", error)
     engine = DetectionEngine(store, pack, settings.detect, inventory, health=HealthRecorder(store))

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sentinel.cli.context import load_context
+from sentinel.detect.engine.rule_loading import load_rules
 from sentinel.detect.engine.runner import backtest
-from sentinel.detect.rulebook.pack import pack_from_settings
 from sentinel.durations import parse_duration
 from sentinel.errors import SentinelError
 from sentinel.gc_tuning import tune_for_service
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
             window = parse_duration(since)
         except ValueError as exc:
             raise SentinelError(str(exc)) from exc
-        pack = pack_from_settings(state.settings)
+        pack = load_rules(state.settings)
         wanted = None
         if rule:
             wanted = []

@@ -43,7 +43,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sentinel.config import Settings
-from sentinel.detect.rulebook.sigma import SAFE_LOADER, SigmaCorrelation, SigmaRule, load_sigma_documents
+from sentinel.detect.rulebook.cache import RuleCache
+from sentinel.detect.rulebook.sigma import SAFE_LOADER, Compiler, SigmaCorrelation, SigmaRule, load_sigma_documents
 from sentinel.detect.rulebook.typed_rules import TYPED_RULE_KINDS, TypedRule, parse_typed_rule
 from sentinel.durations import duration_seconds
 from sentinel.errors import Location, RuleError
@@ -180,24 +181,36 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def load_rule_pack(paths: Iterable[Path], *, builtin: bool = False) -> RulePack:
+def load_rule_pack(
+    paths: Iterable[Path], *, builtin: bool = False, compiler: Compiler | None = None, cache: RuleCache | None = None
+) -> RulePack:
+    """Every rule under the files/folders; ``compiler`` compiles each Sigma rule for the matcher and
+    ``cache`` (with a compiler) keeps what each rule file gave, so an unchanged file is not parsed again."""
     pack = RulePack()
     paths = list(paths)
     for missing in (p for p in paths if not p.exists()):
         pack.errors.append(RuleError("no such rule file or folder", _loc(missing)))
     for path in rule_files(p for p in paths if p.exists()):
-        rules, errors = load_rule_file(path, builtin=builtin)
+        rules, errors = load_rule_file(path, builtin=builtin, compiler=compiler, cache=cache)
         pack.rules.extend(rules)
         pack.errors.extend(errors)
     _check_unique(pack)
     return pack
 
 
-def load_configured_pack(rules_dirs: Sequence[Path], *, builtin: bool = True, base_dir: Path | None = None) -> RulePack:
+def load_configured_pack(
+    rules_dirs: Sequence[Path],
+    *,
+    builtin: bool = True,
+    base_dir: Path | None = None,
+    compiler: Compiler | None = None,
+    cache: RuleCache | None = None,
+) -> RulePack:
     """The shipped pack (if enabled) plus the configured folders (relative to ``base_dir``)."""
-    pack = load_rule_pack([builtin_rules_dir()], builtin=True) if builtin else RulePack()
+    how: dict[str, Any] = {"compiler": compiler, "cache": cache}
+    pack = load_rule_pack([builtin_rules_dir()], builtin=True, **how) if builtin else RulePack()
     extra = [p if p.is_absolute() or base_dir is None else base_dir / p for p in rules_dirs]
-    more = load_rule_pack(extra)
+    more = load_rule_pack(extra, **how)
     pack.rules.extend(more.rules)
     pack.errors.extend(more.errors)
     _check_unique(pack)
@@ -223,16 +236,26 @@ def _loc(path: Path | None, line: int | None = None, key: str | None = None) -> 
     return Location(str(path) if path is not None else "<string>", line, key)
 
 
-def load_rule_file(path: Path, *, builtin: bool = False) -> tuple[list[PackRule], list[RuleError]]:
+def load_rule_file(
+    path: Path, *, builtin: bool = False, compiler: Compiler | None = None, cache: RuleCache | None = None
+) -> tuple[list[PackRule], list[RuleError]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [RuleError(f"cannot read rule file: {exc}", _loc(path))]
-    return load_rule_text(text, path, builtin=builtin)
+    if cache is None or compiler is None:
+        return load_rule_text(text, path, builtin=builtin, compiler=compiler)
+    found = cache.get(data, path, builtin)
+    if found is not None:
+        return found
+    rules, errors = load_rule_text(text, path, builtin=builtin, compiler=compiler)
+    cache.put(data, path, builtin, rules, errors)
+    return rules, errors
 
 
 def load_rule_text(
-    text: str, path: Path | None = None, *, builtin: bool = False
+    text: str, path: Path | None = None, *, builtin: bool = False, compiler: Compiler | None = None
 ) -> tuple[list[PackRule], list[RuleError]]:
     """Parse one rule file's text into rules; errors are returned, never raised."""
     try:
@@ -248,7 +271,7 @@ def load_rule_text(
             return [], [RuleError("each YAML document must be a mapping", _loc(path, lines[i].get("", None)))]
     if any(doc.get("type") in TYPED_RULE_KINDS for doc in docs):
         return _load_typed(docs, lines, path, builtin)
-    return _load_sigma(text, docs, lines, path, builtin)
+    return _load_sigma(docs, lines, path, builtin, compiler)
 
 
 def _documents(text: str) -> tuple[list[Any], list[dict[str, int]]]:
@@ -311,7 +334,11 @@ def _load_typed(
 
 
 def _load_sigma(
-    text: str, docs: list[dict[str, Any]], lines: list[dict[str, int]], path: Path | None, builtin: bool
+    docs: list[dict[str, Any]],
+    lines: list[dict[str, int]],
+    path: Path | None,
+    builtin: bool,
+    compiler: Compiler | None,
 ) -> tuple[list[PackRule], list[RuleError]]:
     errors: list[RuleError] = []
     options_by_id: dict[str, RuleOptions] = {}
@@ -322,7 +349,7 @@ def _load_sigma(
             errors.append(exc)
     if errors:
         return [], errors
-    loaded, sigma_errors = load_sigma_documents(docs, path)
+    loaded, sigma_errors = load_sigma_documents(docs, path, compiler)
     errors.extend(sigma_errors)
     detections = [r for r in loaded if isinstance(r, SigmaRule)]
     correlations = [r for r in loaded if isinstance(r, SigmaCorrelation)]
@@ -397,6 +424,10 @@ def rules_dirs_of(settings: Settings) -> list[Path]:
     return [p if p.is_absolute() or base is None else base / p for p in settings.detect.rules_dirs]
 
 
-def pack_from_settings(settings: Settings) -> RulePack:
+def pack_from_settings(
+    settings: Settings, *, compiler: Compiler | None = None, cache: RuleCache | None = None
+) -> RulePack:
     """The rules ``sentinel serve`` runs: the shipped pack (unless disabled) plus the configured folders."""
-    return load_configured_pack(rules_dirs_of(settings), builtin=settings.detect.builtin_rules)
+    return load_configured_pack(
+        rules_dirs_of(settings), builtin=settings.detect.builtin_rules, compiler=compiler, cache=cache
+    )

@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,6 +92,10 @@ class SigmaCorrelation:
 
 
 AnyRule = SigmaRule | SigmaCorrelation
+# The matcher's compiler (``matching.compiled.compile_rule``), handed in by whoever loads rules to
+# run them: the rule then carries its compiled form, not pySigma's objects, and a rule the
+# matcher cannot run is refused as it loads, with the reason.
+Compiler = Callable[[SigmaRule], Any]
 
 
 def _location(path: Path | None, error: SigmaError | None = None, key: str | None = None) -> Location:
@@ -145,11 +149,12 @@ def _key(rule: PySigmaRule | SigmaCorrelationRule) -> str:
     return str(rule.id or rule.title or "?")
 
 
-def _build_rule(rule: PySigmaRule, path: Path | None) -> SigmaRule:
+def _build_rule(rule: PySigmaRule, path: Path | None, keep_raw: bool = True) -> SigmaRule:
     if rule.id is None:
         raise RuleError("rule has no 'id'")
     target = logsource_target(rule.logsource)
-    processed = copy.deepcopy(rule)
+    # the pipeline changes the rule it is applied to: a copy, unless the rule as written is not kept
+    processed = copy.deepcopy(rule) if keep_raw else rule
     try:
         _pipeline().apply(processed)
     except SigmaError as exc:
@@ -272,14 +277,18 @@ def _parse_documents(documents: list[Any], path: Path | None) -> tuple[list[tupl
     return parsed, errors
 
 
-def _build_all(parsed: list[tuple[Any, Path | None]]) -> tuple[list[AnyRule], list[RuleError]]:
+def _build_all(
+    parsed: list[tuple[Any, Path | None]], compiler: Compiler | None = None
+) -> tuple[list[AnyRule], list[RuleError]]:
     rules: list[AnyRule] = []
     errors: list[RuleError] = []
     known: dict[str, SigmaRule] = {}
     for item, path in parsed:
         if isinstance(item, PySigmaRule):
             try:
-                built = _build_rule(item, path)
+                built = _build_rule(item, path, keep_raw=compiler is None)
+                if compiler is not None:
+                    built = replace(built, compiled=compiler(built), raw=None, processed=None)
             except (RuleError, SigmaError) as exc:
                 errors.append(_rule_error(path, exc, _key(item)))
                 continue
@@ -290,7 +299,8 @@ def _build_all(parsed: list[tuple[Any, Path | None]]) -> tuple[list[AnyRule], li
     for item, path in parsed:
         if isinstance(item, SigmaCorrelationRule):
             try:
-                rules.append(_build_correlation(item, path, known))
+                correlation = _build_correlation(item, path, known)
+                rules.append(replace(correlation, raw=None) if compiler is not None else correlation)
             except (RuleError, SigmaError) as exc:
                 errors.append(_rule_error(path, exc, _key(item)))
         elif not isinstance(item, PySigmaRule):
@@ -305,10 +315,12 @@ def load_sigma_text(text: str, path: Path | None = None) -> tuple[list[AnyRule],
     return rules, errors + build_errors
 
 
-def load_sigma_documents(documents: list[Any], path: Path | None = None) -> tuple[list[AnyRule], list[RuleError]]:
-    """``load_sigma_text`` of a text already parsed into its YAML documents."""
+def load_sigma_documents(
+    documents: list[Any], path: Path | None = None, compiler: Compiler | None = None
+) -> tuple[list[AnyRule], list[RuleError]]:
+    """``load_sigma_text`` of a text already parsed into its YAML documents (compiled by ``compiler``)."""
     parsed, errors = _parse_documents(documents, path)
-    rules, build_errors = _build_all(parsed)
+    rules, build_errors = _build_all(parsed, compiler)
     return rules, errors + build_errors
 
 
