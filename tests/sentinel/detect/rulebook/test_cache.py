@@ -90,7 +90,7 @@ def test_a_warm_load_gives_what_the_cold_one_gave_without_compiling(rules_dir: P
                 "event_id": 1,
                 "event_data": {"Image": "C:\\Windows\\System32\\WHOAMI1.EXE"},
             }
-        },  # fmt: skip
+        },
     )
     assert [r.id for r, _ in RuleIndex([whoami]).match([event])] == [whoami.id]
 
