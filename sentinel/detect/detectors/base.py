@@ -45,6 +45,13 @@ class RunContext:
     deadline: float  # time.monotonic() after which the run is abandoned
     rule_created_ms: int  # the rule's first run (new-value rules learn from here)
     sample_limit: int = 20
+    # since when the engine has been watching (the rule's first run; a back-test's start): a source
+    # that sent nothing at all is silent from here, never from before it
+    watch_from_ms: int | None = None
+
+    @property
+    def watched_from_ms(self) -> int:
+        return self.rule_created_ms if self.watch_from_ms is None else self.watch_from_ms
 
     @property
     def live_from_ms(self) -> int:
@@ -126,6 +133,16 @@ def key_builder(fields: Sequence[str]) -> KeyBuilder:
         (read,) = readers
         return lambda doc: (key_value(read(doc)),)
     return lambda doc: tuple([key_value(read(doc)) for read in readers])
+
+
+def lacks_a_value(key: tuple[Any, ...]) -> bool:
+    """True when the event has no value (absent, null or empty) for one of the group-by fields.
+
+    Sigma correlation semantics: such an event belongs to no group. Correlations, thresholds and
+    new-value rules skip it, so events without, say, a source address never add up to an attack
+    "from -" (a Sigma detection rule's own alert still counts every match, see ``SigmaDetector``).
+    """
+    return None in key or "" in key
 
 
 @dataclass

@@ -30,6 +30,7 @@ from sentinel.detect.detectors.base import (
     candidate,
     key_builder,
     key_value,
+    lacks_a_value,
     run_pass,
     with_datasets,
 )
@@ -203,7 +204,10 @@ class _CorrelationPass:
         self.matches += 1
         doc = event.doc
         value = det.value_of(doc) if det.value_of is not None else None
-        key = (event.organization_id, det.key_of[i](doc))
+        group = det.key_of[i](doc)
+        if lacks_a_value(group):
+            return  # an event without a group-by value is in no group (Sigma correlation semantics)
+        key = (event.organization_id, group)
         hit = Hit(event.timestamp_ms, event.id, i, key_value(value))
         found = self.hits.get(key)
         if found is None:

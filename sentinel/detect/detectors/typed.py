@@ -25,6 +25,7 @@ from sentinel.detect.detectors.base import (
     fetch,
     key_builder,
     key_value,
+    lacks_a_value,
 )
 from sentinel.detect.matching.event_filters import DocPredicate, compile_filters
 from sentinel.detect.matching.field_values import field_reader
@@ -84,6 +85,8 @@ class _ThresholdPass:
             for event in events:
                 doc = event.doc
                 key = key_of(doc)
+                if lacks_a_value(key):
+                    continue
                 if metric_reader is None:
                     value = None
                 else:
@@ -206,6 +209,8 @@ class _NewValuePass:
             raw = value_reader(doc)
             values = raw if isinstance(raw, list) else (raw,)
             key = key_of(doc)
+            if lacks_a_value(key):
+                continue
             for value in values:
                 if value is None or isinstance(value, dict):
                     continue
@@ -262,7 +267,7 @@ class SilenceDetector:
                     query, Scope.institution(inst.id), limit=1, order="desc", with_total=False
                 )
                 last_ms = page.events[0].timestamp_ms if page.events else None
-                silent_since = last_ms if last_ms is not None else ctx.rule_created_ms
+                silent_since = last_ms if last_ms is not None else ctx.watched_from_ms
                 limit_ms = source.silence_minutes * 60_000
                 group_key = {"source": source.name, "dataset": source.dataset, "host": source.host}
                 still_open = open_by_key.get((inst.id, source.name), [])

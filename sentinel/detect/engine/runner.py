@@ -85,8 +85,11 @@ class DetectionEngine:
         checkpoints: CheckpointBook | None = None,
         health: HealthRecorder | None = None,
         clock: Clock | None = None,
+        watch_from: datetime | None = None,
     ) -> None:
         self.store = store
+        # a back-test's start: nothing before it was watched (see RunContext.watch_from_ms)
+        self.watch_from_ms = to_millis(watch_from) if watch_from is not None else None
         self.settings = settings
         self.inventory = inventory
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
@@ -191,6 +194,7 @@ class DetectionEngine:
                     suppress_ms=timing.suppress_ms,
                     deadline=time.monotonic() + timing.max_run_seconds,
                     rule_created_ms=checkpoint.created_ms,
+                    watch_from_ms=self.watch_from_ms,
                     sample_limit=self.settings.sample_event_ids,
                 )
             elif checkpoint.version is None:
@@ -377,7 +381,9 @@ def backtest(
     cfg = settings.model_copy(
         update={"ingest_delay_seconds": 0, "max_windows_per_run": max(settings.max_windows_per_run, span)}
     )
-    engine = DetectionEngine(store, pack, cfg, inventory, sink=sink, checkpoints=book, clock=lambda: end)
+    engine = DetectionEngine(
+        store, pack, cfg, inventory, sink=sink, checkpoints=book, clock=lambda: end, watch_from=start
+    )
     wanted = [r for r in engine.rules if rule_ids is None or r in set(rule_ids)]
     start_ms = to_millis(start)
     for rule_id in wanted:

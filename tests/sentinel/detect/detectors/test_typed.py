@@ -64,6 +64,8 @@ def _reference(op: str, field: str, events: list[Event], span: int) -> dict[Any,
     groups: dict[Any, list[Any]] = {}
     for event in events:
         key = (key_value(read_field(event.doc, "host.hostname")),)
+        if key[0] in (None, ""):  # no group-by value: in no group
+            continue
         value = read_field(event.doc, field) if op != "count" else None
         if op != "count" and value is None:
             continue
@@ -124,6 +126,8 @@ def test_new_value_pages_remember_the_first_time_of_each_value(tmp_path: Path) -
     for event in events:
         raw = read_field(event.doc, "metric")
         key = (key_value(read_field(event.doc, "host.hostname")),)
+        if key[0] in (None, ""):  # no key value: never a new value of anything
+            continue
         for value in raw if isinstance(raw, list) else [raw]:
             if value is None or isinstance(value, dict):
                 continue
