@@ -37,7 +37,7 @@ from sentinel.inventory import Inventory
 
 def cached_form(rules: list[SigmaRule]) -> list[SigmaRule]:
     """The rules as the compiled rule cache gives them back: the compiled program through pickle."""
-    return [replace(r, compiled=pickle.loads(pickle.dumps(compile_rule(r)))) for r in rules]
+    return [replace(r, compiled=pickle.loads(pickle.dumps(compile_rule(r)))) for r in rules]  # noqa: S301
 
 
 class Checked:
