@@ -41,6 +41,7 @@ from sentinel.detect.detectors.sigma import SigmaDetector
 from sentinel.detect.detectors.typed import NewValueDetector, ThresholdDetector
 from sentinel.detect.engine.checkpoints import Checkpoint, Checkpoints, MemoryCheckpoints
 from sentinel.detect.engine.health import HealthRecorder, RunReport
+from sentinel.detect.engine.live_feed import LiveFeed
 from sentinel.detect.engine.shared_pass import Member, Scanner, evaluate_together
 from sentinel.detect.engine.step_writes import store_together
 from sentinel.detect.engine.steps import Step, Timing, step_end
@@ -54,6 +55,8 @@ from sentinel.store.base import Store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# kinds that read every event of their datasets (or ask the store), not the matches of a rule
+_SCANNING_KINDS = ("threshold", "new_value", "silence")
 _INDEX_CACHE = 16  # combined indexes kept (one per group of rules run together)
 
 
@@ -97,6 +100,7 @@ class DetectionEngine:
         self.checkpoints: CheckpointBook = checkpoints or Checkpoints(store)
         self.health = health
         self._combined: dict[tuple[str, ...], RuleIndex] = {}  # shared-pass index by its rule ids
+        self._feed: LiveFeed | None = None  # detect.follow_ingest: the kept matches of every matching rule
         self.load_errors: list[RuleError] = list(pack.errors)
         self.rules: dict[str, PackRule] = {}
         self.detectors: dict[str, Detector] = {}
@@ -116,7 +120,8 @@ class DetectionEngine:
     def timing(self, rule: PackRule) -> Timing:
         s = self.settings
         opts = rule.options
-        interval = opts.interval or s.interval_seconds
+        default = s.scan_interval_seconds if rule.kind in _SCANNING_KINDS and s.scan_interval_seconds else None
+        interval = opts.interval or default or s.interval_seconds
         lookback = opts.lookback if opts.lookback is not None else s.lookback_seconds
         return Timing(
             interval_ms=interval * 1000,
@@ -143,21 +148,45 @@ class DetectionEngine:
         ids = list(rule_ids) if rule_ids is not None else list(self.rules)
         now = now or self.clock()
         runs = [self._plan(rule_id, now) for rule_id in ids]
+        live = self.settings.follow_ingest
         by_end: dict[int, list[Step]] = {}
         for run in runs:
             if run.ctx is None or run.error is not None:
                 continue
             detector = self.detectors[run.rule_id]
-            if _is_matching(detector) or _is_scanning(detector):
+            # following ingest, matching rules read kept matches; scanning ones their own events
+            if _is_matching(detector) or (_is_scanning(detector) and not live):
                 by_end.setdefault(run.ctx.end_ms, []).append(run)
             else:
                 self._evaluate_alone(run)
+        feed = self._advance_feed(by_end, to_millis(now)) if live and by_end else None
         for group in by_end.values():
-            if len(group) == 1:
+            if len(group) == 1 and feed is None:
                 self._evaluate_alone(group[0])
             else:
-                self._evaluate_together(group)
+                self._evaluate_together(group, feed)
+        if feed is not None:
+            feed.forget_before(min(self._first_ms(run) for group in by_end.values() for run in group))
         return self._finish_all(runs)
+
+    def _first_ms(self, run: Step) -> int:
+        detector = self.detectors[run.rule_id]
+        assert run.ctx is not None and _is_matching(detector)
+        return detector.first_ms(run.ctx)
+
+    def _advance_feed(self, by_end: dict[int, list[Step]], now_ms: int) -> LiveFeed | None:
+        """The live feed, having read what was stored since its last read (``detect.follow_ingest``)."""
+        try:
+            if self._feed is None:
+                matching = [d for d in self.detectors.values() if _is_matching(d)]
+                index = RuleIndex.combine(d.index for d in matching)
+                datasets = {ds for d in matching for ds in d.rule.datasets}
+                self._feed = LiveFeed(self.store, index, sorted(datasets), self.settings.ingest_margin_seconds * 1000)
+            self._feed.advance(min(self._first_ms(run) for group in by_end.values() for run in group), now_ms)
+        except Exception:  # the store failed: the rules read their events themselves this time
+            log.exception("reading the newly stored events failed; the rules fetch their own this step")
+            self._feed = None
+        return self._feed
 
     # ------------------------------------------------------------------------------------
     def _plan(self, rule_id: str, now: datetime) -> Step:
@@ -214,7 +243,7 @@ class DetectionEngine:
             self._fail(run, exc)
         run.elapsed += time.perf_counter() - started
 
-    def _evaluate_together(self, runs: list[Step]) -> None:
+    def _evaluate_together(self, runs: list[Step], feed: LiveFeed | None = None) -> None:
         """One shared pass; if its shared part fails, every rule runs on its own instead."""
         started = time.perf_counter()
         members: list[Member] = []
@@ -234,7 +263,7 @@ class DetectionEngine:
                 scanners.append(share)
             shares.append(share)
         try:
-            evaluate_together(self.store, members, self._index_for, scanners)
+            evaluate_together(self.store, members, self._index_for, scanners, feed)
         except Exception:
             log.exception("a shared detection pass failed; running its %d rules one by one", len(runs))
             for run in runs:
@@ -379,7 +408,12 @@ def backtest(
     # A whole range per step: no delay (the past is complete) and one pass when possible.
     span = max(1, int((end - start).total_seconds()))
     cfg = settings.model_copy(
-        update={"ingest_delay_seconds": 0, "max_windows_per_run": max(settings.max_windows_per_run, span)}
+        update={
+            "ingest_delay_seconds": 0,
+            "max_windows_per_run": max(settings.max_windows_per_run, span),
+            "follow_ingest": False,  # the past is read by event time
+            "scan_interval_seconds": None,
+        }
     )
     engine = DetectionEngine(
         store, pack, cfg, inventory, sink=sink, checkpoints=book, clock=lambda: end, watch_from=start

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sentinel.detect.detectors.base import (
     PAGE_SIZE,
@@ -41,6 +42,7 @@ from sentinel.store.base import EventQuery, Scope, Store
 log = logging.getLogger(__name__)
 
 IndexFor = Callable[[Sequence["Member"]], RuleIndex]
+Routes = dict[int, list[tuple["Member", MatchPass]]]
 
 
 @dataclass
@@ -68,13 +70,20 @@ class Scanner:
 
 
 def evaluate_together(
-    store: Store, members: Sequence[Member], index_for: IndexFor, scanners: Sequence[Scanner] = ()
+    store: Store,
+    members: Sequence[Member],
+    index_for: IndexFor,
+    scanners: Sequence[Scanner] = (),
+    feed: MatchSource | None = None,
 ) -> None:
     """Fill every member's and scanner's ``evaluation`` or ``error``; all share ``ctx.end_ms``.
 
     ``index_for(members)`` gives one index holding the rule objects of those members' own indexes
-    (``RuleIndex.combine``, cached by the caller).
+    (``RuleIndex.combine``, cached by the caller). With a ``feed`` (``live_feed``), the members'
+    matches come from it instead of a fetch and a match of their range (no scanners then).
     """
+    if feed is not None and scanners:
+        raise ValueError("scanning rules read their own events when the engine follows ingest")
     runs: list[Member | Scanner] = [*members, *scanners]
     if not runs:
         return
@@ -99,7 +108,9 @@ def evaluate_together(
             run.error = exc
             continue
         live.append(run)
-    if live:
+    if live and feed is not None:
+        _replay(feed, live, routes, end_ms)
+    elif live:
         _scan(store, live, routes, index_for, end_ms)
     for run in live:
         if run.error is None and run.state is not None:
@@ -157,6 +168,25 @@ def _scan(
             after = page.next_after if len(page.events) == PAGE_SIZE else None
             if after is None:
                 break
+
+
+class MatchSource(Protocol):
+    def matches(self, start_ms: int, end_ms: int) -> Iterable[tuple[SigmaRule, Event]]: ...
+
+
+def _replay(feed: MatchSource, live: list[Member | Scanner], routes: Routes, end_ms: int) -> None:
+    """The members' kept matches, tier by tier as ``_scan`` fetches them (see ``live_feed``)."""
+    starts = sorted({r.first_ms for r in live})
+    for n, tier_start in enumerate(starts):
+        tier_end = starts[n + 1] if n + 1 < len(starts) else end_ms
+        for run in live:
+            if run.error is None:
+                try:
+                    run.ctx.check_deadline(run.detector.rule)
+                except Exception as exc:
+                    run.error = exc
+        if tier_end > tier_start:
+            _dispatch(feed.matches(tier_start, tier_end), routes)
 
 
 def _feed(scanner: Scanner, events: Sequence[Event]) -> None:
