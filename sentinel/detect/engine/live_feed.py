@@ -20,6 +20,7 @@ figures of the open windows are exact again.
 from __future__ import annotations
 
 import bisect
+import heapq
 import logging
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
@@ -118,10 +119,13 @@ class LiveFeed:
         if not new:
             return
         new.sort(key=_position)
-        if self.kept and _position(new[0]) < _position(self.kept[-1]):
-            self.kept = sorted([*self.kept, *new], key=_position)  # a late event: merge in order
+        kept = self.kept
+        if kept and _position(new[0]) < _position(kept[-1]):
+            # events of the same second or late ones: merge them into the tail they belong to
+            cut = bisect.bisect_left(kept, new[0].ts_ms, key=lambda m: m.ts_ms)
+            kept[cut:] = heapq.merge(kept[cut:], new, key=_position)
         else:
-            self.kept.extend(new)
+            kept.extend(new)
 
     def matches(self, start_ms: int, end_ms: int) -> Iterator[tuple[SigmaRule, Event]]:
         """The kept (rule, event) matches with ``start <= event time < end``, as a fetch gives them."""

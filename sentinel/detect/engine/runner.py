@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 # kinds that read every event of their datasets (or ask the store), not the matches of a rule
-_SCANNING_KINDS = ("threshold", "new_value", "silence")
+SCANNING_KINDS = ("threshold", "new_value", "silence")
 _INDEX_CACHE = 16  # combined indexes kept (one per group of rules run together)
 
 
@@ -120,7 +120,7 @@ class DetectionEngine:
     def timing(self, rule: PackRule) -> Timing:
         s = self.settings
         opts = rule.options
-        default = s.scan_interval_seconds if rule.kind in _SCANNING_KINDS and s.scan_interval_seconds else None
+        default = s.scan_interval_seconds if rule.kind in SCANNING_KINDS and s.scan_interval_seconds else None
         interval = opts.interval or default or s.interval_seconds
         lookback = opts.lookback if opts.lookback is not None else s.lookback_seconds
         return Timing(

@@ -17,27 +17,31 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sentinel.detect.engine.health import RunReport
-from sentinel.detect.engine.runner import DetectionEngine
+from sentinel.detect.engine.runner import SCANNING_KINDS, DetectionEngine
 
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "detect:"
 JOB_ID = JOB_PREFIX + "rules"
+SCAN_JOB_ID = JOB_PREFIX + "scans"
 
 
 class DetectionJob:
     """One tick: the rules due at ``now`` (their interval passed since their last run), run together."""
 
-    def __init__(self, engine: DetectionEngine, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, engine: DetectionEngine, clock: Callable[[], datetime] | None = None, rule_ids: list[str] | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock or engine.clock
-        self.intervals = {rule_id: engine.timing(rule).interval_ms / 1000 for rule_id, rule in engine.rules.items()}
+        self.rule_ids = list(engine.rules) if rule_ids is None else rule_ids
+        self.intervals = {rule_id: engine.timing(engine.rules[rule_id]).interval_ms / 1000 for rule_id in self.rule_ids}
         self.tick = min(self.intervals.values(), default=60.0)
         self._next: dict[str, float] = {}  # rule id -> when (epoch seconds) it is due again
 
     def due(self, now: datetime) -> list[str]:
         t = now.timestamp()
-        return [rule_id for rule_id in self.engine.rules if self._next.get(rule_id, t) <= t]
+        return [rule_id for rule_id in self.rule_ids if self._next.get(rule_id, t) <= t]
 
     def __call__(self) -> list[RunReport]:
         now = self.clock()
@@ -56,25 +60,45 @@ class DetectionJob:
 
 
 def add_detection_jobs(scheduler: Any, engine: DetectionEngine, *, start_now: bool = True) -> list[str]:
-    """Add (or replace) the detection job; returns its id in a list (none when no rule can run)."""
+    """Add (or replace) the detection jobs; returns their ids (none when no rule can run).
+
+    Following ingest (``detect.follow_ingest``), the rules that read every event of their datasets
+    (threshold, new value, silence) get a job of their own: a long step of theirs never holds
+    back the Sigma rules and correlations that run every second. Otherwise one job runs them all.
+    """
     if not engine.rules:
         log.info("no detection rule to schedule (%d could not be loaded)", len(engine.load_errors))
         return []
-    job = DetectionJob(engine)
-    scheduler.add_job(
-        job,
-        trigger="interval",
-        seconds=job.tick,
-        id=JOB_ID,
-        name=f"detect {len(engine.rules)} rules",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(1, int(job.tick)),
-        replace_existing=True,
-        next_run_time=datetime.now(UTC) if start_now else None,
+    if engine.settings.follow_ingest:
+        scans = [r for r, rule in engine.rules.items() if rule.kind in SCANNING_KINDS]
+        groups = [(JOB_ID, [r for r in engine.rules if r not in set(scans)]), (SCAN_JOB_ID, scans)]
+    else:
+        groups = [(JOB_ID, list(engine.rules))]
+    added = []
+    for job_id, rule_ids in groups:
+        if not rule_ids:
+            continue
+        job = DetectionJob(engine, rule_ids=rule_ids)
+        scheduler.add_job(
+            job,
+            trigger="interval",
+            seconds=job.tick,
+            id=job_id,
+            name=f"detect {len(rule_ids)} rules",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(job.tick)),
+            replace_existing=True,
+            next_run_time=datetime.now(UTC) if start_now else None,
+        )
+        added.append(job_id)
+    log.info(
+        "scheduled %d detection rules in %d job(s) (%d not loaded)",
+        len(engine.rules),
+        len(added),
+        len(engine.load_errors),
     )
-    log.info("scheduled %d detection rules in one job (%d not loaded)", len(engine.rules), len(engine.load_errors))
-    return [JOB_ID]
+    return added
 
 
 def remove_detection_jobs(scheduler: Any) -> int:
