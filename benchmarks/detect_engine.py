@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.detect_throughput import linux_events, windows_events  # noqa: E402
 from sentinel.config import DetectSettings  # noqa: E402
-from sentinel.detect.checkpoints import Checkpoint, Checkpoints  # noqa: E402
-from sentinel.detect.engine import DetectionEngine  # noqa: E402
-from sentinel.detect.health import HealthRecorder  # noqa: E402
-from sentinel.detect.rule_pack import load_configured_pack  # noqa: E402
+from sentinel.detect.engine.checkpoints import Checkpoint, Checkpoints  # noqa: E402
+from sentinel.detect.engine.health import HealthRecorder  # noqa: E402
+from sentinel.detect.engine.runner import DetectionEngine  # noqa: E402
+from sentinel.detect.rulebook.pack import load_configured_pack  # noqa: E402
 from sentinel.events import Event, format_timestamp, make_event_id, to_millis  # noqa: E402
 from sentinel.gc_tuning import tune_for_service  # noqa: E402
 from sentinel.inventory import Inventory  # noqa: E402
@@ -111,7 +111,15 @@ def reset(store: SqliteStore) -> None:
                 store.delete_document(collection, doc.id)
 
 
-def engine_run(db: Path, workload: str, data: Path, hours: float) -> dict[str, Any]:
+def dump_alerts(store: SqliteStore, path: Path) -> None:
+    """Every stored alert, one JSON document per line in id order (to compare two versions' alerts)."""
+    docs = store.find_documents("alerts", Scope.everything(), limit=1_000_000)
+    with path.open("wb") as out:
+        for doc in sorted(docs, key=lambda d: d.id):
+            out.write(orjson.dumps(doc.body, option=orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def engine_run(db: Path, workload: str, data: Path, hours: float, dump: Path | None = None) -> dict[str, Any]:
     """One catch-up over the whole span, in this (child) process."""
     store = SqliteStore(db)
     reset(store)
@@ -130,6 +138,8 @@ def engine_run(db: Path, workload: str, data: Path, hours: float) -> dict[str, A
     reports = engine.catch_up(now)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     alerts = store.count_documents("alerts", Scope.everything())
+    if dump is not None:
+        dump_alerts(store, dump)
     store.close()
     return {
         "rules": len(engine.rules),
@@ -145,9 +155,11 @@ def engine_run(db: Path, workload: str, data: Path, hours: float) -> dict[str, A
     }
 
 
-def measure(db: Path, workload: str, data: Path, hours: float, runs: int, timeout: float) -> None:
+def measure(
+    db: Path, workload: str, data: Path, hours: float, runs: int, timeout: float, dump: Path | None = None
+) -> None:
     results = []
-    for _ in range(runs):
+    for run in range(runs):
         cmd = [
             sys.executable,
             __file__,
@@ -160,6 +172,8 @@ def measure(db: Path, workload: str, data: Path, hours: float, runs: int, timeou
             "--hours",
             str(hours),
         ]
+        if dump is not None and run == 0:
+            cmd += ["--dump-alerts", str(dump.with_name(f"{dump.name}.{workload}.jsonl"))]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if out.returncode != 0:
             print(out.stderr[-3000:], file=sys.stderr)
@@ -197,11 +211,12 @@ def main() -> None:
     parser.add_argument("--only", choices=("linux", "windows"))
     parser.add_argument("--store-dir", type=Path, help="keep (and reuse) the built stores here")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds one engine run may take")
+    parser.add_argument("--dump-alerts", type=Path, help="write the first run's alerts to DUMP.<workload>.jsonl")
     parser.add_argument("--child", choices=("linux", "windows"), help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(engine_run(args.db, args.child, args.data, args.hours)))
+        print(json.dumps(engine_run(args.db, args.child, args.data, args.hours, args.dump_alerts)))
         return
     folder = args.store_dir or Path(tempfile.mkdtemp(prefix="sentinel-detect-engine-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -212,7 +227,7 @@ def main() -> None:
                 continue
             db = folder / f"{workload}.db"
             build(db, workload, args.data, total, hours)
-            measure(db, workload, args.data, hours, args.runs, args.timeout)
+            measure(db, workload, args.data, hours, args.runs, args.timeout, args.dump_alerts)
     finally:
         if args.store_dir is None:
             shutil.rmtree(folder, ignore_errors=True)

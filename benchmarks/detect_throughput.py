@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 from collectors.normalize import Normalizer  # noqa: E402
 from collectors.records import RawRecord  # noqa: E402
 from collectors.windows.event_json import events_from_json_text  # noqa: E402
-from sentinel.detect.matcher import RuleIndex  # noqa: E402
-from sentinel.detect.sigma_rules import SigmaRule, load_sigma_paths  # noqa: E402
+from sentinel.detect.matching.index import RuleIndex  # noqa: E402
+from sentinel.detect.rulebook.sigma import SigmaRule, load_sigma_paths  # noqa: E402
 from sentinel.errors import SentinelError  # noqa: E402
 from sentinel.events import Event  # noqa: E402
 from sentinel.inventory import Inventory  # noqa: E402

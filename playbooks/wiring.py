@@ -21,7 +21,7 @@ from playbooks.escalations import Escalations
 from playbooks.loader import LIBRARY_DIR, PlaybookSet, load_playbooks
 from playbooks.runner import PlaybookRunner
 from sentinel.config import Settings
-from sentinel.detect.rule_pack import RulePack, pack_from_settings
+from sentinel.detect.rulebook.pack import RulePack, pack_from_settings
 from sentinel.incidents import IncidentService
 from sentinel.inventory import Inventory
 from sentinel.notify.ack import AckSigner

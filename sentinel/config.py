@@ -249,11 +249,17 @@ class DetectSettings(Strict):
     max_windows_per_run: int = Field(default=60, ge=1)  # bounded catch-up work per step
     max_run_seconds: float = Field(default=60.0, gt=0)  # a slower rule run is stopped and reported
     sample_event_ids: int = Field(default=20, ge=1, le=1000)  # matching event ids kept per alert
+    rule_cache: bool = True  # keep compiled rules in <data_dir>/cache/rules: an unchanged rule loads fast
+    # Read each stored event once, by ingest time, and keep the matching rules' matches in memory
+    # (alerts within seconds; sentinel init turns it on). Off: every step re-reads its windows.
+    follow_ingest: bool = False
+    ingest_margin_seconds: int = Field(default=5, ge=0, le=3600)  # re-read this much ingest time
+    scan_interval_seconds: int | None = Field(default=None, ge=1)  # threshold/new-value/silence cadence
 
 
 def _duration(value: Any) -> Any:
     """``15m``/``4h``/``1d`` as people write them; a bare number is seconds."""
-    if isinstance(value, str):
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
         from sentinel.durations import parse_duration
 
         return parse_duration(value)

@@ -10,10 +10,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from collectors.scan.schedule import add_scan_jobs
 from playbooks.wiring import Response, add_response_jobs
 from sentinel.config import Settings
-from sentinel.detect.engine import DetectionEngine
-from sentinel.detect.health import HealthRecorder
-from sentinel.detect.rule_pack import RulePack, pack_from_settings
-from sentinel.detect.scheduler import add_detection_jobs
+from sentinel.detect.engine.health import HealthRecorder
+from sentinel.detect.engine.rule_loading import load_rules
+from sentinel.detect.engine.runner import DetectionEngine
+from sentinel.detect.engine.scheduler import add_detection_jobs
+from sentinel.detect.rulebook.pack import RulePack
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
 
@@ -46,7 +47,7 @@ def build_scheduler(
         id="retention",
         next_run_time=datetime.now(UTC) + timedelta(minutes=1),
     )
-    pack = pack or pack_from_settings(settings)
+    pack = pack or load_rules(settings)
     for error in pack.errors:
         log.error("rule not loaded: %s", error)
     engine = DetectionEngine(store, pack, settings.detect, inventory, health=HealthRecorder(store))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sentinel.detect.health import HealthRecorder
+from sentinel.detect.engine.health import HealthRecorder
 from sentinel.store.base import EventQuery, Scope, Store
 
 COLLECTOR_STATS_ID = "collector-stats"  # document id in the "state" collection, written by the drain

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sentinel.detect.ecs_pipeline import windows_dataset
+from sentinel.detect.rulebook.ecs_pipeline import windows_dataset
 from sentinel.errors import ParseError
 from sentinel.events import UNATTRIBUTED, Event, canonical_json, event_id, new_event, parse_timestamp
 from sentinel.inventory import Institution, Inventory

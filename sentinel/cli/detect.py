@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from sentinel.cli.context import load_context
 from sentinel.cli.output import add_row, console, echo, echo_json, table
-from sentinel.detect.engine import backtest
-from sentinel.detect.rule_pack import pack_from_settings, parse_duration
+from sentinel.detect.engine.rule_loading import load_rules
+from sentinel.detect.engine.runner import backtest
+from sentinel.durations import parse_duration
 from sentinel.errors import SentinelError
 from sentinel.gc_tuning import tune_for_service
 
@@ -28,10 +29,10 @@ def register(app: typer.Typer) -> None:
         """Run rules over past events once and print the alerts they would raise."""
         state = load_context(ctx)
         try:
-            seconds = parse_duration(since)
+            window = parse_duration(since)
         except ValueError as exc:
             raise SentinelError(str(exc)) from exc
-        pack = pack_from_settings(state.settings)
+        pack = load_rules(state.settings)
         wanted = None
         if rule:
             wanted = []
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
         tune_for_service()  # pages of thousands of decoded events: the service's collector settings
         end = datetime.now(UTC)
         alerts, reports, errors = backtest(
-            state.store, pack, state.settings.detect, state.inventory, end - timedelta(seconds=seconds), end, wanted
+            state.store, pack, state.settings.detect, state.inventory, end - window, end, wanted
         )
         for error in errors:
             echo(f"rule not run: {error}", err=True)

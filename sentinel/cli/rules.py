@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -12,17 +13,12 @@ import typer
 
 from sentinel.cli.context import load_context
 from sentinel.cli.output import add_row, cell, console, echo, echo_json, styled, table
-from sentinel.detect.controls import coverage, load_controls
-from sentinel.detect.detectors import build_detector
-from sentinel.detect.rule_pack import (
-    PackRule,
-    load_rule_file,
-    load_rule_pack,
-    pack_from_settings,
-    rule_files,
-    rules_dirs_of,
-)
-from sentinel.detect.samples import run_rule_samples
+from sentinel.detect.detectors.registry import build_detector
+from sentinel.detect.engine.rule_loading import load_rule_paths, load_rules, rule_cache
+from sentinel.detect.engine.samples import run_rule_samples
+from sentinel.detect.matching.compiled import compile_rule
+from sentinel.detect.rulebook.controls import coverage, load_controls
+from sentinel.detect.rulebook.pack import PackRule, load_rule_file, rule_files, rules_dirs_of
 from sentinel.errors import Location, RuleError, SentinelError
 from sentinel.store.sqlite import SqliteStore
 
@@ -56,7 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every configured rule with its ATT&CK and control tags, and the control coverage."""
         state = load_context(ctx)
-        pack = pack_from_settings(state.settings)
+        pack = load_rules(state.settings)
         catalogue = load_controls()
         cover = coverage(catalogue, pack.rules)
         techniques = sorted({t for r in pack.rules for t in r.attack if t.lower().startswith("attack.t")})
@@ -106,7 +102,7 @@ def register(app: typer.Typer) -> None:
         """Load and compile rules; every problem is printed with its file and reason."""
         if not path.exists():
             raise SentinelError(f"no such file or folder: {path}")
-        pack = load_rule_pack([path])
+        pack = load_rule_paths([path])
         ok, compile_errors = _runnable_errors(pack.rules)
         errors = pack.errors + compile_errors
         for error in errors:
@@ -122,9 +118,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run every sample of every rule on the real engine (a scratch SQLite store, nothing kept)."""
         if path is not None:
-            pack = load_rule_pack([path])
+            pack = load_rule_paths([path])
         else:
-            pack = pack_from_settings(load_context(ctx).settings)
+            pack = load_rules(load_context(ctx).settings)
         failures = len(pack.errors)
         for error in pack.errors:
             echo(f"error: {error}", err=True)
@@ -156,7 +152,13 @@ def register(app: typer.Typer) -> None:
         source: Annotated[Path, typer.Argument(help="A folder of Sigma rules (e.g. a SigmaHQ checkout).")],
         force: Annotated[bool, typer.Option("--force", help="Overwrite rules that already exist.")] = False,
     ) -> None:
-        """Copy valid Sigma rules into the configured rules folder (detect.rules_dirs[0])."""
+        """Copy the Sigma rules that can run into the configured rules folder (detect.rules_dirs[0]).
+
+        Prints a validation report: how many rules loaded, and every refused file with its reason
+        (log source Sentinel does not collect, field with no mapping, condition the matcher cannot
+        run, ...), then the reasons by count. The rules are compiled into the compiled rule cache
+        as they are checked, so the service loads the imported copies without compiling them again.
+        """
         state = load_context(ctx)
         dirs = rules_dirs_of(state.settings)
         if not dirs:
@@ -165,15 +167,21 @@ def register(app: typer.Typer) -> None:
             raise SentinelError(f"not a folder: {source}")
         target = dirs[0]
         target.mkdir(parents=True, exist_ok=True)
-        imported = skipped = invalid = 0
+        cache = rule_cache(state.settings)
+        loaded = imported = skipped = 0
+        refused: list[RuleError] = []
         for file in rule_files([source]):
-            rules, errors = load_rule_file(file)
+            rules, errors = load_rule_file(file, compiler=compile_rule, cache=cache)
             _, compile_errors = _runnable_errors(rules)
-            if errors or compile_errors or not rules:
-                invalid += 1
-                for error in errors + compile_errors:
-                    echo(f"not imported: {error}", err=True)
+            problems = errors + compile_errors
+            if not rules and not problems:
+                problems = [RuleError("the file holds no rule", Location(str(file)))]
+            if problems:
+                refused.extend(problems)
+                for error in problems:
+                    echo(f"refused: {error}")
                 continue
+            loaded += len(rules)
             dest = target / file.relative_to(source)
             if dest.exists() and not force and dest.read_bytes() != file.read_bytes():
                 skipped += 1
@@ -182,4 +190,8 @@ def register(app: typer.Typer) -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, dest)
             imported += 1
-        echo(f"imported {imported}, invalid {invalid}, skipped {skipped} -> {target}")
+        files = len({e.location.path if e.location else "" for e in refused})
+        echo(f"loaded {loaded} rule(s); refused {files} file(s) with {len(refused)} reason(s)")
+        for reason, count in Counter(e.message for e in refused).most_common(15):
+            echo(f"  {count:5d}  {reason}")
+        echo(f"imported {imported} file(s), refused {files}, skipped {skipped} -> {target}")

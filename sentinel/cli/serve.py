@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         from collectors.runtime import CollectorRuntime
         from playbooks.wiring import build_response
         from sentinel.app import create_app
-        from sentinel.detect.rule_pack import pack_from_settings
+        from sentinel.detect.engine.rule_loading import load_rules
         from sentinel.gc_tuning import tune_for_service
         from sentinel.jobs import build_scheduler
 
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         runtime = CollectorRuntime(settings, inventory, store)
         runtime.start()
         # Built once and shared by the scheduled jobs and the web app.
-        pack = pack_from_settings(settings)
+        pack = load_rules(settings)
         response = build_response(settings, store, inventory, pack=pack)
         scheduler = build_scheduler(settings, store, inventory, pack=pack, response=response)
         scheduler.start()

@@ -19,8 +19,8 @@ from collectors.line_import import read_lines
 from collectors.normalize import Normalizer
 from collectors.records import RawRecord
 from sentinel.config import DetectSettings
-from sentinel.detect.engine import backtest
-from sentinel.detect.rule_pack import load_rule_pack
+from sentinel.detect.engine.runner import backtest
+from sentinel.detect.rulebook.pack import load_rule_pack
 from sentinel.events import Event
 from sentinel.inventory import Inventory
 from sentinel.store.sqlite import SqliteStore

@@ -21,8 +21,8 @@ from collectors.records import RawRecord
 from playbooks.wiring import build_response
 from sentinel.config import Settings
 from sentinel.detect.alerts import load_alerts
-from sentinel.detect.engine import DetectionEngine
-from sentinel.detect.rule_pack import builtin_rules_dir, load_rule_pack
+from sentinel.detect.engine.runner import DetectionEngine
+from sentinel.detect.rulebook.pack import builtin_rules_dir, load_rule_pack
 from sentinel.inventory import Inventory, parse_inventory
 from sentinel.notify.channels import build_channels
 from sentinel.notify.outbox import Outbox

@@ -9,7 +9,7 @@ import pytest
 
 from playbooks.wiring import Response, build_response
 from sentinel.config import Settings
-from sentinel.detect.rule_pack import RulePack
+from sentinel.detect.rulebook.pack import RulePack
 from sentinel.inventory import Inventory
 from sentinel.store.sqlite import SqliteStore
 from tests.playbooks.support import Clock, make_inventory, make_settings

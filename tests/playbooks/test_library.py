@@ -77,7 +77,7 @@ def test_library_rules_exist_in_the_shipped_rule_pack() -> None:
 
 def _pack():  # type: ignore[no-untyped-def]
     from sentinel.config import Settings
-    from sentinel.detect.rule_pack import pack_from_settings
+    from sentinel.detect.rulebook.pack import pack_from_settings
 
     return pack_from_settings(Settings())
 

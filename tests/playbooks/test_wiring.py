@@ -10,7 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from playbooks.wiring import add_response_jobs, load_configured_playbooks, playbook_dirs
 from sentinel.config import load_settings
-from sentinel.detect.rule_pack import RulePack
+from sentinel.detect.rulebook.pack import RulePack
 from sentinel.inventory import Inventory
 from sentinel.store.sqlite import SqliteStore
 from tests.conftest import free_port

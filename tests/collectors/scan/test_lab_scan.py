@@ -11,8 +11,8 @@ import pytest
 from collectors.scan.service import ScanService
 from collectors.scan.targets import institution_targets, validate_target
 from sentinel.config import DetectSettings
-from sentinel.detect.engine import backtest
-from sentinel.detect.rule_pack import RulePack, builtin_rules_dir, load_rule_pack
+from sentinel.detect.engine.runner import backtest
+from sentinel.detect.rulebook.pack import RulePack, builtin_rules_dir, load_rule_pack
 from sentinel.store.base import EventQuery, Scope, Store
 
 from .conftest import INSTITUTION, ScanLab, lab_inventory, lab_settings

@@ -14,8 +14,8 @@ from playbooks.steps.enrich import SOC_CONTEXT, SOC_CONTEXT_KIND
 from playbooks.wiring import Response, build_response
 from sentinel.app import create_app
 from sentinel.auth import Role, create_token
-from sentinel.detect.engine import DetectionEngine
-from sentinel.detect.rule_pack import builtin_rules_dir, load_rule_pack
+from sentinel.detect.engine.runner import DetectionEngine
+from sentinel.detect.rulebook.pack import builtin_rules_dir, load_rule_pack
 from sentinel.incidents import IncidentState
 from sentinel.inventory import parse_inventory
 from sentinel.store.base import FieldFilter, Scope

@@ -6,7 +6,7 @@ from playbooks.escalations import Escalations
 from playbooks.loader import PlaybookSet, parse_playbook
 from playbooks.wiring import Response, build_response
 from sentinel.config import Settings
-from sentinel.detect.rule_pack import RulePack
+from sentinel.detect.rulebook.pack import RulePack
 from sentinel.incidents import Severity
 from sentinel.inventory import Inventory
 from sentinel.store.base import Scope

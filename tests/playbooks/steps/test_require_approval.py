@@ -8,7 +8,7 @@ from playbooks.loader import PlaybookSet, parse_playbook
 from playbooks.runs import RunBook
 from playbooks.wiring import build_response
 from sentinel.config import Settings
-from sentinel.detect.rule_pack import RulePack
+from sentinel.detect.rulebook.pack import RulePack
 from sentinel.errors import NotFoundError
 from sentinel.incidents import Severity
 from sentinel.inventory import Inventory

@@ -75,6 +75,16 @@ def test_unknown_file_and_unknown_institution(config: Path) -> None:
         run(config, "search", "", "--institution", "nasa")
 
 
+def test_since_takes_the_same_durations_everywhere(config: Path) -> None:
+    from sentinel.errors import SentinelError
+
+    for command in (["search", ""], ["detect"]):
+        assert run(config, *command, "--since", "2w").exit_code == 0  # type: ignore[attr-defined]
+        assert run(config, *command, "--since", "3600").exit_code == 0  # type: ignore[attr-defined]
+        with pytest.raises(SentinelError, match="too long"):
+            run(config, *command, "--since", "1000000d")
+
+
 @pytest.mark.shared_data
 def test_ingest_openssh_2k(config: Path, shared_data: Path) -> None:
     log = shared_data / "loghub" / "OpenSSH_2k.log"

@@ -18,9 +18,9 @@ from collectors.normalize import Normalizer
 from collectors.records import RawRecord
 from sentinel.config import DetectSettings
 from sentinel.detect.alerts import load_alerts
-from sentinel.detect.engine import DetectionEngine
-from sentinel.detect.health import HealthRecorder
-from sentinel.detect.rule_pack import builtin_rules_dir, load_rule_pack
+from sentinel.detect.engine.health import HealthRecorder
+from sentinel.detect.engine.runner import DetectionEngine
+from sentinel.detect.rulebook.pack import builtin_rules_dir, load_rule_pack
 from sentinel.inventory import Institution, Inventory
 from sentinel.store.base import Scope
 from sentinel.store.sqlite import SqliteStore

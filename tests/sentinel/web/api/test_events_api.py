@@ -108,6 +108,8 @@ def test_bad_requests_get_4xx_with_a_message(client: TestClient, store: SqliteSt
     token = create_token(store, name="ana", role=Role.SOC_ANALYST)
     bad_since = client.get("/api/v1/events", params={"since": "yesterday"}, headers=auth(token))
     assert bad_since.status_code == 400 and "invalid duration" in bad_since.json()["error"]
+    too_long = client.get("/api/v1/events", params={"since": "1000000d"}, headers=auth(token))
+    assert too_long.status_code == 400 and "too long" in too_long.json()["error"]
     bad_limit = client.get("/api/v1/events", params={"limit": 0}, headers=auth(token))
     assert bad_limit.status_code == 422 and bad_limit.json()["problems"][0]["where"] == "query.limit"
     unknown = client.get("/api/v1/events", params={"institution": "nasa"}, headers=auth(token))

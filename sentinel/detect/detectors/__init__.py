@@ -1,0 +1,1 @@
+"""Detectors: how each kind of rule turns the events of a range into alert candidates."""

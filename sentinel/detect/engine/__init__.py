@@ -1,0 +1,1 @@
+"""Running rules: schedule, steps, checkpoints, the shared pass, stored alerts and rule health."""

@@ -1,0 +1,1 @@
+"""Matching events against Sigma rules: field values, compiled predicates, the rule index."""
