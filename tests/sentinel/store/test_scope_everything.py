@@ -40,9 +40,18 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("sentinel/detect/alerts.py", "StoreAlertSink.open_alerts"): _DETECT,
     ("sentinel/detect/engine/checkpoints.py", "Checkpoints.get"): _DETECT,
     ("sentinel/detect/detectors/base.py", "fetch"): _DETECT,
-    ("sentinel/detect/engine/health.py", "HealthRecorder.record"): "rule health belongs to no institution; SOC pages only",
-    ("sentinel/detect/engine/health.py", "HealthRecorder.record_all"): "rule health belongs to no institution; SOC pages only",
-    ("sentinel/detect/engine/health.py", "HealthRecorder.record_load_errors"): "rule health: no institution; SOC pages only",
+    (
+        "sentinel/detect/engine/health.py",
+        "HealthRecorder.record",
+    ): "rule health belongs to no institution; SOC pages only",
+    (
+        "sentinel/detect/engine/health.py",
+        "HealthRecorder.record_all",
+    ): "rule health belongs to no institution; SOC pages only",
+    (
+        "sentinel/detect/engine/health.py",
+        "HealthRecorder.record_load_errors",
+    ): "rule health: no institution; SOC pages only",
     ("sentinel/detect/engine/health.py", "HealthRecorder.all"): "rule health: build_status shows it to SOC scopes only",
     ("sentinel/detect/engine/shared_pass.py", "_scan"): _DETECT,
     ("sentinel/detect/engine/live_feed.py", "LiveFeed._pages"): _DETECT,
