@@ -32,6 +32,7 @@ COLLECTIONS: frozenset[str] = frozenset(
         "scans",
         "state",
         "tokens",
+        "reports",
     }
 )
 
