@@ -84,6 +84,10 @@ def _style(colors: Sequence[str]) -> Style:
         no_data_font_size=18,
         opacity=".9",
         opacity_hover=".9",
+        guide_stroke_color="#d9e2ec",
+        major_guide_stroke_color="#c3cfdd",
+        guide_stroke_dasharray="1,0",
+        major_guide_stroke_dasharray="1,0",
         colors=tuple(colors) or PALETTE,
     )
 
@@ -118,9 +122,9 @@ def _config(look: Look, colors: Sequence[str], **more: Any) -> dict[str, Any]:
         "legend_at_bottom": True,
         "legend_at_bottom_columns": 4,
         "no_data_text": look.no_data,
-        "margin": 8,
+        "margin": 20,  # less clips pygal's bottom legend
         "spacing": 8,
-        "truncate_legend": 40,
+        "truncate_legend": 60,
         "truncate_label": 24,
         "print_values": False,
         **more,
@@ -133,6 +137,19 @@ def _config(look: Look, colors: Sequence[str], **more: Any) -> dict[str, Any]:
 
 def _colors(series: Sequence[Series]) -> list[str]:
     return [s.color or PALETTE[i % len(PALETTE)] for i, s in enumerate(series)]
+
+
+def _ticks(series: Sequence[Series], look: Look) -> dict[str, Any]:
+    """Whole-number axis labels when every value is whole (counts: no 0.4 incidents), 0-100 for a range."""
+    if "range" in look.extra:
+        low, high = look.extra["range"]
+        return {"y_labels": list(range(int(low), int(high) + 1, max(1, int(high - low) // 5)))}
+    values = [v for s in series for v in s.values if v is not None]
+    if not values or any(float(v) != int(v) for v in values):
+        return {}
+    top = max(1, int(max(values)))
+    step = max(1, -(-top // 5))
+    return {"y_labels": list(range(0, top + step, step))}
 
 
 def bar(
@@ -152,7 +169,12 @@ def bar(
         (True, True): pygal.HorizontalStackedBar,
     }
     cls = kinds[(stacked, horizontal)]
-    chart = cls(**_config(look, _colors(series), x_labels=list(labels), min_scale=1, max_scale=6))
+    if stacked:
+        totals = [sum(v or 0 for v in column) for column in zip(*(s.values for s in series), strict=True)]
+        ticks = _ticks([Series("total", totals)], look)
+    else:
+        ticks = _ticks(series, look)
+    chart = cls(**_config(look, _colors(series), x_labels=list(labels), **ticks))
     if horizontal:
         chart.x_labels = list(reversed(labels))  # first label on top
     for s in series:
@@ -167,6 +189,7 @@ def line(title: str, labels: Sequence[str], series: Sequence[Series], look: Look
         **_config(
             look,
             _colors(series),
+            **_ticks(series, look),
             x_labels=list(labels),
             allow_interruptions=True,
             dots_size=3,
@@ -181,9 +204,10 @@ def line(title: str, labels: Sequence[str], series: Sequence[Series], look: Look
 
 def donut(title: str, slices: Sequence[tuple[str, float, str | None]], look: Look = Look()) -> Chart:
     """Shares of a whole: (name, value, colour or None) per slice; empty slices are left out."""
-    kept = [(name, value, color) for name, value, color in slices if value]
-    series = [Series(name, [value], color) for name, value, color in kept]
-    chart = pygal.Pie(**_config(look, _colors(series), inner_radius=0.55, legend_at_bottom_columns=2))
+    # colours follow the slice's place in the list, so a slice keeps its colour when another is empty
+    colored = [(name, value, color or PALETTE[i % len(PALETTE)]) for i, (name, value, color) in enumerate(slices)]
+    series = [Series(name, [value], color) for name, value, color in colored if value]
+    chart = pygal.Pie(**_config(look, _colors(series), inner_radius=0.55, legend_at_bottom=False))
     for s in series:
         chart.add(s.name, list(s.values))
     return _draw(chart, "donut", title, [s.name for s in series], series, look)
