@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.scan.schedule import add_scan_jobs
+from dashboards.reports import ReportLayout
 from playbooks.wiring import add_response_jobs
 from sentinel.config import Settings
 from sentinel.detect.engine import DetectionEngine
@@ -15,6 +16,8 @@ from sentinel.detect.health import HealthRecorder
 from sentinel.detect.rule_pack import pack_from_settings
 from sentinel.detect.scheduler import add_detection_jobs
 from sentinel.inventory import Inventory
+from sentinel.reports import build_publisher
+from sentinel.reports.schedule import add_report_jobs
 from sentinel.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -51,4 +54,8 @@ def build_scheduler(settings: Settings, store: Store, inventory: Inventory) -> B
     log.info("scanning: %d scheduled scan job(s)", len(scans))
     # The response: playbooks, escalations, SLA breaches, outbox delivery.
     add_response_jobs(scheduler, settings, store, inventory, pack=pack)
+    if settings.reports.enabled:  # monthly posture reports, made and emailed once each
+        publisher = build_publisher(settings, store, inventory, pack.rules, ReportLayout())
+        reports = add_report_jobs(scheduler, publisher, settings, inventory)
+        log.info("reports: %d scheduled report job(s)", len(reports))
     return scheduler

@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pygal
 from pygal.style import Style
+
+# pygal installs an import hook (for its optional map plugins) that has no find_spec(): from then on
+# every import that fails elsewhere (optional dependencies probing) warns, an error under our tests.
+# No plugin is used here: take the hook out again.
+sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__module__ != "pygal"]
 
 FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"  # DejaVu is installed by `make system-deps`
 PALETTE = ("#1d4ed8", "#e8590c", "#0f9d58", "#b00020", "#7c3aed", "#f2c744", "#0891b2", "#8a94a6")

@@ -66,9 +66,11 @@ class Formatter:
         return self.words.t("tile.change_same")
 
     def arrow(self, now: float | None, before: float | None) -> str:
+        """``▲ 5`` / ``▼ 12`` / ``=``: the change in score points since last month (blank without both)."""
         if now is None or before is None:
             return ""
-        return "▲" if now > before + 0.5 else "▼" if now < before - 0.5 else "="
+        points = round(now - before)
+        return f"▲ {self.n(points)}" if points > 0 else f"▼ {self.n(-points)}" if points < 0 else "="
 
 
 def _rule_name(rules: Sequence[RuleName], rule_id: str | None, lang: str) -> str:
@@ -91,14 +93,20 @@ def _look(words: Words, fmt: Formatter, height: int = 300, width: int = CHART_WI
 
 
 def _bars(
-    words: Words, fmt: Formatter, title: str, pairs: list[tuple[str, int]], color: str, width: int = CHART_WIDTH
+    words: Words,
+    fmt: Formatter,
+    title: str,
+    pairs: list[tuple[str, int]],
+    color: str,
+    width: int = CHART_WIDTH,
+    **extra: Any,
 ) -> Chart:
     height = max(120, 30 * len(pairs) + 60)
     return bar(
         title,
         [label for label, _ in pairs],
         [Series(title, [v for _, v in pairs], color)],
-        _look(words, fmt, height, width, show_legend=False, truncate_label=40),
+        _look(words, fmt, height, width, show_legend=False, truncate_label=40, **extra),
         horizontal=True,
     )
 
@@ -248,7 +256,14 @@ def institution_view(figures: InstitutionFigures, catalogue: Catalogue) -> dict[
         "coverage": {
             "total": t("text.events_total", events=fmt.n(cov.events)),
             "expected": [
-                (s.name, s.dataset or "-", s.host or "-", fmt.n(s.events), fmt.n(s.days_reporting), fmt.n(s.silent_days))
+                (
+                    s.name,
+                    s.dataset or "-",
+                    s.host or "-",
+                    fmt.n(s.events),
+                    fmt.n(s.days_reporting),
+                    fmt.n(s.silent_days),
+                )
                 for s in cov.expected
             ],
             "datasets": [(c.key, fmt.n(c.count)) for c in cov.by_dataset[:12]],
@@ -311,7 +326,7 @@ def national_view(figures: NationalFigures) -> dict[str, Any]:
     scored = [r for r in figures.institutions if r.score is not None]
     shown = scored if len(scored) <= MAX_RANKING_BARS else scored[:15] + scored[-15:]
     ranking_chart = _bars(
-        words, fmt, t("chart.ranking"), [(r.name, round(r.score or 0)) for r in shown], THIS_MONTH_COLOR
+        words, fmt, t("chart.ranking"), [(r.name, round(r.score or 0)) for r in shown], THIS_MONTH_COLOR, range=(0, 100)
     )
     serious = sum(c.count for c in figures.by_severity if c.key in ("critical", "high"))
     return {

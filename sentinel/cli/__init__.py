@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "outbox",
     "incidents",
     "alerts",
+    "report",
 )
 
 app = typer.Typer(

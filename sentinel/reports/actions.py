@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sentinel.reports.figures import Action, AttackFigures, CoverageFigures, ControlFigures, IncidentFigures, ScanFigures, SlaFigures
+from sentinel.reports.figures import (
+    Action,
+    AttackFigures,
+    ControlFigures,
+    CoverageFigures,
+    IncidentFigures,
+    ScanFigures,
+    SlaFigures,
+)
 
 TOP = 3
 
@@ -36,42 +44,60 @@ def choose(
         (100, lambda: Action(key="resolve_serious", count=incidents.open_serious) if incidents.open_serious else None),
         (
             90,
-            lambda: Action(key="meet_sla", count=len(sla.breaches), values=[str(sla.acknowledge.missed), str(sla.resolve.missed)])
-            if sla.breaches
-            else None,
+            lambda: (
+                Action(
+                    key="meet_sla",
+                    count=len(sla.breaches),
+                    values=[str(sla.acknowledge.missed), str(sla.resolve.missed)],
+                )
+                if sla.breaches
+                else None
+            ),
         ),
         (
             80,
-            lambda: Action(key="close_exposed", count=_count(scans.current, "exposed"), values=_findings(scans, "exposed"))
-            if _count(scans.current, "exposed")
-            else None,
+            lambda: (
+                Action(key="close_exposed", count=_count(scans.current, "exposed"), values=_findings(scans, "exposed"))
+                if _count(scans.current, "exposed")
+                else None
+            ),
         ),
         (
             70,
-            lambda: Action(
-                key="block_sources",
-                count=len(attacks.top_sources),
-                values=[s.address for s in attacks.top_sources[:3]],
-            )
-            if brute_force and attacks.top_sources
-            else None,
+            lambda: (
+                Action(
+                    key="block_sources",
+                    count=len(attacks.top_sources),
+                    values=[s.address for s in attacks.top_sources[:3]],
+                )
+                if brute_force and attacks.top_sources
+                else None
+            ),
         ),
         (60, lambda: Action(key="restore_logging", count=len(silent), values=silent[:3]) if silent else None),
         (
             50,
-            lambda: Action(key="upgrade_eol", count=_count(scans.current, "end_of_life"), values=_findings(scans, "end_of_life"))
-            if _count(scans.current, "end_of_life")
-            else None,
+            lambda: (
+                Action(
+                    key="upgrade_eol",
+                    count=_count(scans.current, "end_of_life"),
+                    values=_findings(scans, "end_of_life"),
+                )
+                if _count(scans.current, "end_of_life")
+                else None
+            ),
         ),
         (
             40,
-            lambda: Action(
-                key="fix_tls",
-                count=_count(scans.current, "weak_tls") + _count(scans.current, "certificate"),
-                values=_findings(scans, "weak_tls", "certificate"),
-            )
-            if _count(scans.current, "weak_tls") + _count(scans.current, "certificate")
-            else None,
+            lambda: (
+                Action(
+                    key="fix_tls",
+                    count=_count(scans.current, "weak_tls") + _count(scans.current, "certificate"),
+                    values=_findings(scans, "weak_tls", "certificate"),
+                )
+                if _count(scans.current, "weak_tls") + _count(scans.current, "certificate")
+                else None
+            ),
         ),
         (20, lambda: Action(key="request_scan") if not scans.scanned else None),
         (10, lambda: Action(key="register_sources") if not coverage.expected else None),

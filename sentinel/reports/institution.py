@@ -90,9 +90,9 @@ def institution_figures(inputs: Inputs, institution: Institution, month: Month, 
         ),
     )
     incident_counts = incident_figures(incidents, rules)
-    named_rules = set(by_rule) | {i.rule_ids[0] for i in incidents if i.rule_ids} | {
-        b.rule_id for b in sla.breaches if b.rule_id
-    }
+    named_rules = (
+        set(by_rule) | {i.rule_ids[0] for i in incidents if i.rule_ids} | {b.rule_id for b in sla.breaches if b.rule_id}
+    )
     return InstitutionFigures(
         institution_id=institution.id,
         institution_name=institution.name,

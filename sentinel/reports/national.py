@@ -85,9 +85,15 @@ def trend(store: Store, month: Month, tz: ZoneInfo, current: Sequence[Institutio
     points = []
     for m in month.last(TREND_MONTHS):
         window = in_window("created_at", m.start(tz), m.end(tz))
-        incidents = store.count_documents(INCIDENTS, Scope.everything(), [*window, FieldFilter("state", "neq", "duplicate")])
+        incidents = store.count_documents(
+            INCIDENTS, Scope.everything(), [*window, FieldFilter("state", "neq", "duplicate")]
+        )
         if m == month:
-            score, sla, reports = _mean([f.controls.score for f in current]), _mean([f.sla.compliance for f in current]), len(current)
+            score, sla, reports = (
+                _mean([f.controls.score for f in current]),
+                _mean([f.sla.compliance for f in current]),
+                len(current),
+            )
         else:
             stored = list_reports(store, Scope.everything(), month=str(m), kind="institution", limit=100_000)
             score, sla, reports = _mean([r.score for r in stored]), _mean([r.sla for r in stored]), len(stored)

@@ -58,7 +58,9 @@ def findings(store: Store, scope: Scope, start: datetime, end: datetime) -> dict
     return out
 
 
-def scan_figures(store: Store, scope: Scope, month: tuple[datetime, datetime], previous: tuple[datetime, datetime]) -> ScanFigures:
+def scan_figures(
+    store: Store, scope: Scope, month: tuple[datetime, datetime], previous: tuple[datetime, datetime]
+) -> ScanFigures:
     scanned = store.count_events(EventQuery(start=month[0], end=month[1], datasets=SCAN_DATASETS), scope) > 0
     now = findings(store, scope, *month)
     before = findings(store, scope, *previous)

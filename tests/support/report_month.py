@@ -86,7 +86,9 @@ class Ledger:
     scanned: bool = False
 
 
-def _candidate(rule: PackRule, institution: str, key: dict[str, Any], at: datetime, count: int, details: dict[str, Any]) -> AlertCandidate:
+def _candidate(
+    rule: PackRule, institution: str, key: dict[str, Any], at: datetime, count: int, details: dict[str, Any]
+) -> AlertCandidate:
     start = to_millis(at)
     return AlertCandidate(
         rule_id=rule.id,
@@ -116,7 +118,9 @@ class MonthWriter:
         self.seed = seed
 
     # events ---------------------------------------------------------------------------------
-    def _events(self, inst: str, n: int, month: Month, tz: ZoneInfo, rng: random.Random, ledger: Ledger) -> Iterator[Event]:
+    def _events(
+        self, inst: str, n: int, month: Month, tz: ZoneInfo, rng: random.Random, ledger: Ledger
+    ) -> Iterator[Event]:
         days = [d for d in range(month.days())]
         silent = {
             "web01 auth log": set(rng.sample(days, rng.randint(0, 4))),
@@ -153,7 +157,9 @@ class MonthWriter:
             elif dataset == "nginx.access":
                 fields["http"] = {"response": {"status_code": rng.choice((200, 200, 200, 404, 302))}}
                 fields["source"] = {"ip": f"198.51.100.{rng.randint(1, 254)}"}
-            event = new_event(event_id=make_event_id(f"report-test:{inst}", str(i)), timestamp=at, dataset=dataset, fields=fields)
+            event = new_event(
+                event_id=make_event_id(f"report-test:{inst}", str(i)), timestamp=at, dataset=dataset, fields=fields
+            )
             ledger.events_by_dataset[dataset] += 1
             if source is not None:
                 ledger.source_events[source] += 1
@@ -162,13 +168,24 @@ class MonthWriter:
         for source in silent:
             ledger.source_days.setdefault(source, set())
 
-    def _scan_events(self, inst: str, n: int, month: Month, tz: ZoneInfo, rng: random.Random) -> tuple[list[Event], dict[str, set[tuple[str, int]]]]:
+    def _scan_events(
+        self, inst: str, n: int, month: Month, tz: ZoneInfo, rng: random.Random
+    ) -> tuple[list[Event], dict[str, set[tuple[str, int]]]]:
         """One scan on the 10th: a set of open ports with policy flags; some kinds on some addresses."""
         net = f"10.{n // 250}.{n % 250}"
         at = month.start(tz) + timedelta(days=9, hours=2)
-        found: dict[str, set[tuple[str, int]]] = {"exposed": set(), "end_of_life": set(), "weak_tls": set(), "certificate": set()}
+        found: dict[str, set[tuple[str, int]]] = {
+            "exposed": set(),
+            "end_of_life": set(),
+            "weak_tls": set(),
+            "certificate": set(),
+        }
         events = []
-        ports = [(f"{net}.{h}", p, svc) for h in range(5, 12) for p, svc in ((23, "telnet"), (3389, "ms-wbt-server"), (22, "ssh"), (443, "https"))]
+        ports = [
+            (f"{net}.{h}", p, svc)
+            for h in range(5, 12)
+            for p, svc in ((23, "telnet"), (3389, "ms-wbt-server"), (22, "ssh"), (443, "https"))
+        ]
         for address, port, service in ports:
             if rng.random() < 0.5:
                 continue
@@ -199,12 +216,25 @@ class MonthWriter:
                 "message": f"open tcp/{port} on {address}: {service}",
             }
             events.append(
-                new_event(event_id=make_event_id(f"scan:{inst}:{month}", f"{address}:{port}"), timestamp=at, dataset="nmap.port", fields=fields)
+                new_event(
+                    event_id=make_event_id(f"scan:{inst}:{month}", f"{address}:{port}"),
+                    timestamp=at,
+                    dataset="nmap.port",
+                    fields=fields,
+                )
             )
         return events, found
 
     # alerts and incidents ---------------------------------------------------------------------
-    def _alerts(self, inst: str, month: Month, tz: ZoneInfo, rng: random.Random, found: dict[str, set[tuple[str, int]]], silent_days: list[date]) -> list[AlertCandidate]:
+    def _alerts(
+        self,
+        inst: str,
+        month: Month,
+        tz: ZoneInfo,
+        rng: random.Random,
+        found: dict[str, set[tuple[str, int]]],
+        silent_days: list[date],
+    ) -> list[AlertCandidate]:
         start = month.start(tz)
         out = []
         for k in range(rng.randint(1, 4)):
@@ -212,23 +242,41 @@ class MonthWriter:
             at = start + timedelta(days=rng.randint(0, month.days() - 2), seconds=rng.randint(0, 80_000))
             accounts = [*rng.sample(GUESSED, 2), rng.choice(("admin", "backup"))]
             out.append(
-                _candidate(self.rules[BRUTE_FORCE], inst, {"source.ip": ip}, at, rng.randint(20, 400),
-                           {"user.name": accounts, "host.hostname": f"web01.{inst}.go.tz", "n": k})
+                _candidate(
+                    self.rules[BRUTE_FORCE],
+                    inst,
+                    {"source.ip": ip},
+                    at,
+                    rng.randint(20, 400),
+                    {"user.name": accounts, "host.hostname": f"web01.{inst}.go.tz", "n": k},
+                )
             )
         for address, port in sorted(found.get("exposed", ())):
             at = start + timedelta(days=9, hours=3)
-            out.append(_candidate(self.rules[EXPOSED], inst, {"destination.ip": address, "destination.port": port}, at, 1, {}))
+            out.append(
+                _candidate(self.rules[EXPOSED], inst, {"destination.ip": address, "destination.port": port}, at, 1, {})
+            )
         for day in silent_days[:2]:
             at = datetime(day.year, day.month, day.day, 8, tzinfo=tz).astimezone(UTC)
             key = {"source": "web01 auth log", "dataset": "system.auth", "host": f"web01.{inst}.go.tz"}
             out.append(_candidate(self.rules[SILENT], inst, key, at, 1, {}))
         if rng.random() < 0.5:
             at = start + timedelta(days=rng.randint(0, month.days() - 2), hours=10)
-            out.append(_candidate(self.rules[SQLI], inst, {"source.ip": f"198.51.100.{rng.randint(1, 254)}"}, at, rng.randint(1, 30),
-                                  {"host.hostname": f"portal.{inst}.go.tz"}))
+            out.append(
+                _candidate(
+                    self.rules[SQLI],
+                    inst,
+                    {"source.ip": f"198.51.100.{rng.randint(1, 254)}"},
+                    at,
+                    rng.randint(1, 30),
+                    {"host.hostname": f"portal.{inst}.go.tz"},
+                )
+            )
         return out
 
-    def _incidents(self, inst: str, alerts: list[AlertCandidate], rng: random.Random, now: datetime) -> list[IncidentRecord]:
+    def _incidents(
+        self, inst: str, alerts: list[AlertCandidate], rng: random.Random, now: datetime
+    ) -> list[IncidentRecord]:
         """An incident for every high alert, then acknowledged and resolved at chosen times
         (some on time, some late, some never) through the real service."""
         out = []
@@ -271,10 +319,10 @@ class MonthWriter:
                     resolved=resolved,
                     address=str(candidate.group_key.get("source.ip") or candidate.group_key.get("destination.ip")),
                     accounts=tuple(candidate.details.get("user.name", ())),
-                    hosts=tuple(
-                        [candidate.details["host.hostname"]] if "host.hostname" in candidate.details else []
-                    )
-                    + ((str(candidate.group_key["destination.ip"]),) if "destination.ip" in candidate.group_key else ()),
+                    hosts=tuple([candidate.details["host.hostname"]] if "host.hostname" in candidate.details else [])
+                    + (
+                        (str(candidate.group_key["destination.ip"]),) if "destination.ip" in candidate.group_key else ()
+                    ),
                     tags=tuple(candidate.tags),
                 )
             )

@@ -33,6 +33,7 @@ from sentinel.store.base import Scope
 from sentinel.store.sqlite import SqliteStore
 from sentinel.yamlfile import YamlDocument
 from tests.sentinel.notify.conftest import SmtpServer
+from tests.support.rule_pack_text import english_sentences
 from tests.support.slack_server import SlackServer
 
 BRUTE_FORCE = "6b1f7a9c-2d4e-4f8a-8b3c-0e5d7a1c9f02"
@@ -224,27 +225,3 @@ def test_a_success_after_the_failures_is_said_first_and_its_account_is_to_be_cha
     assert got.text.index("SUCCEEDED") < got.text.index("What to do now")
     assert "YES: 1 successful login(s) from these addresses (accounts: admin)" in got.text
     assert any("admin" in s and "Change the password" in s for s in _step_lines(got.text))
-
-
-def english_sentences(rules: object, texts: RuleTexts) -> set[str]:
-    """Every English sentence (or title) the rule pack holds: titles, descriptions, false positives,
-    and the English response texts. Short fragments and product names are left out."""
-    found: set[str] = set()
-
-    def add(text: str) -> None:
-        for sentence in re.split(r"(?<=[.!?:;])\s+", " ".join(text.split())):
-            sentence = sentence.strip(" .;:")
-            if len(sentence) >= 20 and " " in sentence:
-                found.add(sentence)
-
-    for rule in rules:  # type: ignore[attr-defined]
-        add(rule.title)
-        add(rule.description)
-        for fp in getattr(rule.definition, "falsepositives", ()) or ():
-            add(str(fp))
-    for text in texts.by_id.values():
-        if text.response is not None:
-            en = text.response.en
-            for part in (en.name, en.description, *en.steps, *en.account_steps):
-                add(re.sub(r"\{[a-z]+\}", "", part))
-    return found
