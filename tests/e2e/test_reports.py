@@ -52,7 +52,11 @@ pytestmark = [
 MONTH = Month(2026, 11)
 AS_OF = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # 06:00 on the 1st in Dar es Salaam
 EAT = ZoneInfo("Africa/Dar_es_Salaam")
-INSTITUTIONS = [("moh", "Wizara ya Afya", "sw"), ("tra", "Revenue Authority", "en"), ("nida", "Identity Authority", "en")]
+INSTITUTIONS = [
+    ("moh", "Wizara ya Afya", "sw"),
+    ("tra", "Revenue Authority", "en"),
+    ("nida", "Identity Authority", "en"),
+]
 ARTEFACTS = PROJECT_ROOT / "tests" / "artefacts" / "reports"
 SOC = {"name": "SOC", "email": "soc@ega.go.tz", "phone": "+255 22 000 0000"}
 
@@ -132,7 +136,9 @@ def expected(world: World, ledger: Ledger) -> dict[str, Any]:
     status = {}
     for control in load_controls().controls:
         watching = [
-            r for r in rules.values() if control.id in r.controls and (r.kind == "silence" or set(r.datasets) & datasets)
+            r
+            for r in rules.values()
+            if control.id in r.controls and (r.kind == "silence" or set(r.datasets) & datasets)
         ]
         if by_control[control.id]:
             status[control.id] = "breached"
@@ -214,7 +220,10 @@ def _pages(pdf: Path) -> int:
 
 def _first_page_png(pdf: Path, name: str) -> Path:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "80", "-png", "-singlefile", str(pdf), str(ARTEFACTS / name)], check=True)
+    subprocess.run(
+        ["pdftoppm", "-f", "1", "-l", "1", "-r", "80", "-png", "-singlefile", str(pdf), str(ARTEFACTS / name)],
+        check=True,
+    )
     return ARTEFACTS / f"{name}.png"
 
 
@@ -229,7 +238,9 @@ def _row(text: str, *cells: str) -> bool:
 
 
 @pytest.mark.parametrize("institution", [i[0] for i in INSTITUTIONS])
-def test_institution_report_pdf_has_every_section_and_the_figures(world: World, institution: str, tmp_path: Path) -> None:
+def test_institution_report_pdf_has_every_section_and_the_figures(
+    world: World, institution: str, tmp_path: Path
+) -> None:
     [record] = list_reports(world.store, Scope.institution(institution), month=str(MONTH))
     pdf = tmp_path / f"{record.id}.pdf"
     data = read_pdf(world.store, record, Scope.institution(institution))
@@ -346,9 +357,18 @@ def test_reports_are_delivered_once_each_with_the_pdf_and_a_rerun_sends_nothing(
 def test_next_month_trend_reads_the_stored_month(world: World) -> None:
     """The month after: the national trend shows November from its stored reports, December fresh."""
     december = MONTH.next()
-    later = ReportPublisher(world.publisher.inputs, world.settings, world.inventory, ReportLayout(), clock=lambda: AS_OF + timedelta(days=31))
+    later = ReportPublisher(
+        world.publisher.inputs,
+        world.settings,
+        world.inventory,
+        ReportLayout(),
+        clock=lambda: AS_OF + timedelta(days=31),
+    )
     national = later.national_figures(december)
     november = next(p for p in national.trend if p.month == str(MONTH))
-    stored = [InstitutionFigures.model_validate(r.figures) for r in list_reports(world.store, Scope.everything(), month=str(MONTH), kind="institution")]
+    stored = [
+        InstitutionFigures.model_validate(r.figures)
+        for r in list_reports(world.store, Scope.everything(), month=str(MONTH), kind="institution")
+    ]
     assert november.reports == 3
     assert november.score == pytest.approx(sum(f.controls.score or 0 for f in stored) / 3)
