@@ -13,6 +13,7 @@ from sentinel.reports.figures import (
     Action,
     AttackFigures,
     ControlFigures,
+    Count,
     CoverageFigures,
     IncidentFigures,
     ScanFigures,
@@ -22,7 +23,7 @@ from sentinel.reports.figures import (
 TOP = 3
 
 
-def _count(items: list, kind: str) -> int:  # type: ignore[type-arg]
+def _count(items: list[Count], kind: str) -> int:
     return next((c.count for c in items if c.key == kind), 0)
 
 

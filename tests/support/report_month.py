@@ -23,7 +23,7 @@ from sentinel.events import Event, make_event_id, new_event, to_millis
 from sentinel.incidents.model import Incident, IncidentState
 from sentinel.incidents.service import IncidentService
 from sentinel.reports.period import Month
-from sentinel.store.base import Store
+from sentinel.store.base import Scope, Store
 
 BRUTE_FORCE = "6b1f7a9c-2d4e-4f8a-8b3c-0e5d7a1c9f02"
 SUCCESS_AFTER = "fe03395f-4e81-46bc-91ad-aa2fe25470f0"
@@ -287,7 +287,7 @@ class MonthWriter:
             opened = datetime.fromtimestamp(candidate.first_seen_ms / 1000, tz=UTC) + timedelta(minutes=5)
             clock = _Clock(opened)
             service = IncidentService(self.store, self.settings, clock=clock)
-            alert = service.load_alert(candidate.id, _everything())
+            alert = service.load_alert(candidate.id, Scope.everything())
             key = f"{inst}|{candidate.rule_id}|{sorted(candidate.group_key.items())}"
             incident, _ = service.open_or_attach(alert, key=key, actor="playbook:test")
             ack_target = getattr(sla.acknowledge, incident.severity.value)
@@ -298,17 +298,19 @@ class MonthWriter:
                 acked = opened + (ack_target * 0.5 if rng.random() < 0.7 else ack_target * 2)
                 if acked < now:
                     clock.now = acked
-                    service.acknowledge(incident.id, actor="analyst:ana", scope=_everything())
+                    service.acknowledge(incident.id, actor="analyst:ana", scope=Scope.everything())
                 else:
                     acked = None
             if acked is not None and plan < 0.6:
                 resolved = acked + (resolve_target * 0.3 if rng.random() < 0.7 else resolve_target * 1.5)
                 if resolved < now:
                     clock.now = resolved
-                    service.transition(incident.id, IncidentState.RESOLVED, actor="analyst:ana", scope=_everything())
+                    service.transition(
+                        incident.id, IncidentState.RESOLVED, actor="analyst:ana", scope=Scope.everything()
+                    )
                 else:
                     resolved = None
-            stored: Incident = service.get(incident.id, _everything())
+            stored: Incident = service.get(incident.id, Scope.everything())
             out.append(
                 IncidentRecord(
                     id=stored.id,
@@ -379,9 +381,3 @@ class _Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def _everything() -> Any:
-    from sentinel.store.base import Scope
-
-    return Scope.everything()
