@@ -154,8 +154,19 @@ def _ticks(series: Sequence[Series], look: Look) -> dict[str, Any]:
     if not values or any(float(v) != int(v) for v in values):
         return {}
     top = max(1, int(max(values)))
-    step = max(1, -(-top // 5))
+    step = _nice_step(top / 5)
     return {"y_labels": list(range(0, top + step, step))}
+
+
+def _nice_step(raw: float) -> int:
+    """The step of about five ticks a reader expects: 1, 2, 5, 10, 20, 50, ..."""
+    magnitude = 1
+    while magnitude * 10 <= raw:
+        magnitude *= 10
+    for multiple in (1, 2, 5, 10):
+        if multiple * magnitude >= raw:
+            return multiple * magnitude
+    return 10 * magnitude
 
 
 def bar(
