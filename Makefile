@@ -14,15 +14,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# nmap (scans) and tcpdump (compiles BPF filters for the packet sensor); iproute2 for test namespaces;
+# nmap (scans) and tcpdump (compiles BPF filters for the packet sensor); iproute2 for test namespaces.
 # chromium for the browser tests (Playwright drives it; it never downloads a browser of its own).
+# Reports: WeasyPrint's libraries (Pango, HarfBuzz subsetting), the DejaVu fonts the reports and charts
+# use, poppler-utils (pdftotext/pdftoppm in the report tests), chromium (charts checked under a CSP).
 system-deps:
 	@missing=""; \
 	command -v nmap >/dev/null 2>&1 || missing="$$missing nmap"; \
 	command -v tcpdump >/dev/null 2>&1 || missing="$$missing tcpdump"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v logger >/dev/null 2>&1 || missing="$$missing bsdutils"; \
-	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium; do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \

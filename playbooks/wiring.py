@@ -28,6 +28,7 @@ from sentinel.notify.ack import AckSigner
 from sentinel.notify.channels import build_channels
 from sentinel.notify.factory import NoticeFactory
 from sentinel.notify.outbox import Outbox
+from sentinel.notify.responses import RuleTexts
 from sentinel.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,9 @@ def build_response(
     pack = pack if pack is not None else pack_from_settings(settings)
     incidents = IncidentService(store, settings, clock=clock)
     signer = AckSigner.from_data_dir(settings.resolved_data_dir(), clock=clock)
-    notices = NoticeFactory(settings, inventory, signer, clock=clock)
+    notices = NoticeFactory(
+        settings, inventory, signer, clock=clock, store=store, rule_texts=RuleTexts.from_rules(pack.rules)
+    )
     runner = PlaybookRunner(
         store,
         settings,

@@ -303,6 +303,16 @@ IncidentSettings.Sla.model_rebuild()
 IncidentSettings.model_rebuild()
 
 
+class SocContact(Strict):
+    """How institutions reach the SOC: named in every notice and report; ``email`` is the Reply-To of
+    institution notices, so a reply reaches people instead of the sending address."""
+
+    name: str = "SOC"
+    email: str | None = Field(default=None, pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+    phone: str | None = Field(default=None, max_length=40)
+    hours: str | None = Field(default=None, max_length=80)  # e.g. "24/7", shown as written
+
+
 class NotifySettings(Strict):
     """Notices (outbox): who the SOC is on each channel, signed webhooks, retries, acknowledgement links."""
 
@@ -327,6 +337,7 @@ class NotifySettings(Strict):
     ack_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 90)
     poll_seconds: float = Field(default=5.0, gt=0)  # how often ``serve`` delivers due notices
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    soc_contact: SocContact = SocContact()  # named in every institution notice
 
     @model_validator(mode="after")
     def _webhooks_signed(self) -> NotifySettings:
@@ -360,6 +371,20 @@ class DecoderSettings(Strict):
     disabled: list[str] = []  # decoder ids not to use
 
 
+class ReportSettings(Strict):
+    """Monthly security posture reports: when they are made and who receives them.
+
+    Each institution's report for the month just ended is made on ``day`` at ``hour`` in the
+    institution's time zone (the national summary in ``timezone``) and emailed with the PDF.
+    """
+
+    enabled: bool = True  # scheduled by ``sentinel serve``; ``sentinel report`` works either way
+    day: int = Field(default=1, ge=1, le=28)
+    hour: int = Field(default=6, ge=0, le=23)
+    recipient_roles: list[Literal["security", "ict_officer", "manager", "other"]] = ["manager", "ict_officer"]
+    top: int = Field(default=5, ge=1, le=20)  # rows in each "top" table (sources, accounts, hosts, rules)
+
+
 class Settings(Strict):
     data_dir: Path = Path("./data")
     timezone: str = DEFAULT_TIMEZONE
@@ -377,6 +402,7 @@ class Settings(Strict):
     incidents: IncidentSettings = IncidentSettings()
     playbooks: PlaybookSettings = PlaybookSettings()
     decoders: DecoderSettings = DecoderSettings()
+    reports: ReportSettings = ReportSettings()
     # Source of this configuration, for messages; not a user setting.
     source_path: Path | None = Field(default=None, exclude=True)
 

@@ -60,6 +60,8 @@ class Institution(_Strict):
     networks: list[str] = []
     hostnames: list[str] = []
     expected_sources: list[ExpectedSource] = []
+    # Account names known to exist (e.g. from the directory): notices tell them from guessed names.
+    accounts: list[str] = []
 
     @field_validator("id")
     @classmethod

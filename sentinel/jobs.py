@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.scan.schedule import add_scan_jobs
+from dashboards.reports import ReportLayout
 from playbooks.wiring import Response, add_response_jobs
 from sentinel.config import Settings
 from sentinel.detect.engine.health import HealthRecorder
@@ -16,6 +17,8 @@ from sentinel.detect.engine.runner import DetectionEngine
 from sentinel.detect.engine.scheduler import add_detection_jobs
 from sentinel.detect.rulebook.pack import RulePack
 from sentinel.inventory import Inventory
+from sentinel.reports import build_publisher
+from sentinel.reports.schedule import add_report_jobs
 from sentinel.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -59,4 +62,8 @@ def build_scheduler(
     log.info("scanning: %d scheduled scan job(s)", len(scans))
     # The response: playbooks, escalations, SLA breaches, outbox delivery.
     add_response_jobs(scheduler, settings, store, inventory, pack=pack, response=response)
+    if settings.reports.enabled:  # monthly posture reports, made and emailed once each
+        publisher = build_publisher(settings, store, inventory, pack.rules, ReportLayout())
+        reports = add_report_jobs(scheduler, publisher, settings, inventory)
+        log.info("reports: %d scheduled report job(s)", len(reports))
     return scheduler

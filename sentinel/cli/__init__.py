@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "incidents",
     "alerts",
     "decoders",
+    "report",
 )
 
 app = typer.Typer(

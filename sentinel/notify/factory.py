@@ -21,10 +21,14 @@ from typing import Any
 from sentinel.config import Settings
 from sentinel.events import format_timestamp
 from sentinel.incidents.model import Incident
+from sentinel.incidents.sla import targets
 from sentinel.inventory import Inventory
 from sentinel.notify.ack import AckSigner
+from sentinel.notify.evidence import Evidence, gather
 from sentinel.notify.notice import ChannelName, Notice, make_notice_id, new_notice
 from sentinel.notify.render import IncidentFacts, Renderer
+from sentinel.notify.responses import RuleTexts
+from sentinel.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +50,19 @@ class NoticeFactory:
         *,
         renderer: Renderer | None = None,
         clock: Callable[[], datetime] | None = None,
+        store: Store | None = None,
+        rule_texts: RuleTexts | None = None,
     ) -> None:
+        """``store`` lets notices say what the store knows (counts, accounts, successes), read within
+        the incident's institution; ``rule_texts`` gives rule names and advice. Without them a notice
+        keeps the generic wording."""
         self.settings = settings
         self.inventory = inventory
         self.ack_signer = ack_signer
         self.renderer = renderer or Renderer()
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.store = store
+        self.rule_texts = rule_texts or RuleTexts()
 
     # public -------------------------------------------------------------------------------
     def for_institution(
@@ -71,11 +82,16 @@ class NoticeFactory:
             return []
         now = self._clock()
         ttl = timedelta(hours=self.settings.notify.ack_ttl_hours)
+        evidence = self._evidence(incident, now)
         notices = []
         for email in emails:
             token = self.ack_signer.make(incident.id, institution.id, email, ttl)
             facts = self._facts(
-                incident, extra, ack_url=f"{public_base_url(self.settings)}/ack/{token}", ack_until=now + ttl
+                incident,
+                extra,
+                ack_url=f"{public_base_url(self.settings)}/ack/{token}",
+                ack_until=now + ttl,
+                evidence=evidence,
             )
             rendered = self.renderer.render(template, "institution", institution.language, facts)
             notices.append(
@@ -93,6 +109,8 @@ class NoticeFactory:
                     incident_id=incident.id,
                     institution_id=incident.institution_id,
                     thread_key=incident.id,
+                    title=rendered.title,
+                    reply_to=self.settings.notify.soc_contact.email,
                 )
             )
         return notices
@@ -108,9 +126,9 @@ class NoticeFactory:
     ) -> list[Notice]:
         """Notices to the SOC on one channel: the Slack channel, each manager email, or each webhook."""
         language = self.settings.notify.soc_language
-        facts = self._facts(incident, extra)
-        rendered = self.renderer.render(template, "soc", language, facts)
         now = self._clock()
+        facts = self._facts(incident, extra, evidence=self._evidence(incident, now))
+        rendered = self.renderer.render(template, "soc", language, facts)
         common: dict[str, Any] = {
             "channel": channel,
             "language": language,
@@ -121,6 +139,7 @@ class NoticeFactory:
             "incident_id": incident.id,
             "institution_id": incident.institution_id,
             "thread_key": incident.id,
+            "title": rendered.title,
         }
         recipients = self._soc_recipients(channel)
         if not recipients:
@@ -163,6 +182,11 @@ class NoticeFactory:
             return []
         return sorted(notify.webhooks)
 
+    def _evidence(self, incident: Incident, now: datetime) -> Evidence | None:
+        if self.store is None or incident.institution_id is None:
+            return None
+        return gather(self.store, incident, self.inventory.get(incident.institution_id), now=now)
+
     def _facts(
         self,
         incident: Incident,
@@ -170,8 +194,10 @@ class NoticeFactory:
         *,
         ack_url: str | None = None,
         ack_until: datetime | None = None,
+        evidence: Evidence | None = None,
     ) -> IncidentFacts:
         institution = self.inventory.get(incident.institution_id) if incident.institution_id else None
+        ack_target, resolve_target = targets(self.settings.incidents.sla, incident.severity)
         observables: dict[str, list[str]] = {}
         for ob in incident.observables:
             if ob.kind != "host":
@@ -192,6 +218,13 @@ class NoticeFactory:
             ack_url=ack_url,
             ack_expires_at=format_timestamp(ack_until) if ack_until else None,
             extra=dict(extra or {}),
+            rule_texts=[t for t in (self.rule_texts.get(r) for r in incident.rule_ids) if t is not None],
+            evidence=evidence,
+            ack_due_at=incident.ack_due_at,
+            resolve_due_at=incident.resolve_due_at,
+            ack_target_seconds=ack_target.total_seconds(),
+            resolve_target_seconds=resolve_target.total_seconds(),
+            soc=self.settings.notify.soc_contact,
         )
 
     @staticmethod

@@ -47,6 +47,21 @@ class Attempt(BaseModel):
     remote_id: str | None = None  # Slack ts, SMTP queue reply, HTTP status
 
 
+class Attachment(BaseModel):
+    """A file sent with a notice (email only). The bytes stay in their own document (``collection``/
+    ``document_id``, field ``data`` in base64) so the outbox holds references, not megabytes; the
+    channel reads it at delivery and checks ``sha256``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filename: str
+    content_type: str
+    collection: str
+    document_id: str
+    size: int
+    sha256: str
+
+
 class Notice(BaseModel):
     """The stored notice (``outbox`` collection, owned by its institution when it has one)."""
 
@@ -67,6 +82,10 @@ class Notice(BaseModel):
     incident_id: str | None = None
     institution_id: str | None = None
     thread_key: str | None = None  # follow-ups with the same key thread together (Slack, email References)
+    title: str | None = None  # the incident's title as this notice showed it (its language)
+    reply_to: str | None = None  # where a reply goes (the SOC contact), for institution emails
+    attachments: list[Attachment] = []
+    report_id: str | None = None  # a monthly report notice: the report it delivers
     state: NoticeState = "pending"
     attempts: list[Attempt] = []
     tries: int = 0  # attempts since creation or the last ``outbox retry``; bounded by the retry policy

@@ -33,6 +33,7 @@ COLLECTIONS: frozenset[str] = frozenset(
         "state",
         "tokens",
         "sessions",
+        "reports",
     }
 )
 

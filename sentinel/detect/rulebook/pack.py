@@ -310,7 +310,8 @@ def _load_typed(
     for doc, doc_lines in zip(docs, lines, strict=True):
         try:
             options = _options(doc, doc_lines.get("sentinel"), path)
-            body = {k: v for k, v in doc.items() if k != "sentinel"}
+            # ``response`` is read by sentinel.notify.responses, not by the typed rule model.
+            body = {k: v for k, v in doc.items() if k not in ("sentinel", "response")}
             typed = parse_typed_rule(body, path, doc_lines)
         except RuleError as exc:
             errors.append(exc)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def _email(settings: Settings, store: Store) -> Channel | None:
     from sentinel.notify.channels.email import EmailChannel
 
-    return EmailChannel(settings.smtp)
+    return EmailChannel(settings.smtp, store)
 
 
 def _slack(settings: Settings, store: Store) -> Channel | None:

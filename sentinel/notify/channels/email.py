@@ -16,6 +16,8 @@ notice is ``dead`` and ``sentinel outbox retry`` sends it again.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import smtplib
 import ssl
@@ -25,7 +27,8 @@ from email.utils import format_datetime
 
 from sentinel.config import SmtpSettings
 from sentinel.notify.channels.base import DeliveryError, Sent
-from sentinel.notify.notice import Notice
+from sentinel.notify.notice import Attachment, Notice
+from sentinel.store.base import Scope, Store
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +46,17 @@ def thread_id(thread_key: str) -> str:
 class EmailChannel:
     name = "email"
 
-    def __init__(self, smtp: SmtpSettings) -> None:
+    def __init__(self, smtp: SmtpSettings, store: Store | None = None) -> None:
         self.smtp = smtp
+        self.store = store  # where attachments are read from (e.g. a monthly report's PDF)
 
     def build_message(self, notice: Notice) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.smtp.sender
         msg["To"] = notice.recipient
         msg["Subject"] = notice.subject
+        if notice.reply_to:
+            msg["Reply-To"] = notice.reply_to
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = message_id(notice.id)
         if notice.thread_key:
@@ -63,9 +69,36 @@ class EmailChannel:
         msg.set_content(notice.text)
         if notice.html:
             msg.add_alternative(notice.html, subtype="html")
+        for attachment in notice.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            msg.add_attachment(
+                self._attachment_bytes(notice, attachment),
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.filename,
+            )
         # After the body: set_content() clears every Content-* header, this one included.
         msg["Content-Language"] = notice.language
         return msg
+
+    def _attachment_bytes(self, notice: Notice, attachment: Attachment) -> bytes:
+        """The file's bytes from its document, checked against the hash the notice was queued with."""
+        if self.store is None:
+            raise DeliveryError("this email channel has no store to read attachments from", retryable=True)
+        scope = Scope.institution(notice.institution_id) if notice.institution_id else Scope.everything()
+        doc = self.store.get_document(attachment.collection, attachment.document_id, scope)
+        if doc is None:
+            raise DeliveryError(
+                f"attachment {attachment.filename}: {attachment.collection}/{attachment.document_id} is missing",
+                retryable=False,
+            )
+        try:
+            data = base64.b64decode(str(doc.body.get("data", "")), validate=True)
+        except ValueError as exc:
+            raise DeliveryError(f"attachment {attachment.filename} is not valid base64", retryable=False) from exc
+        if hashlib.sha256(data).hexdigest() != attachment.sha256:
+            raise DeliveryError(f"attachment {attachment.filename} changed since it was queued", retryable=False)
+        return data
 
     def _connect(self) -> smtplib.SMTP:
         s = self.smtp
@@ -107,7 +140,7 @@ class EmailChannel:
         # SMTP cannot ask "did you already get this?": an uncertain resend relies on the Message-ID.
         if uncertain:
             log.info("resending email notice %s after an unrecorded attempt (same Message-ID)", notice.id)
-        msg = self.build_message(notice)
+        msg = self.build_message(notice)  # outside the try: a missing attachment is not an SMTP error
         try:
             with self._connect() as client:
                 client.send_message(msg)

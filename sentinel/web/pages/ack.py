@@ -2,7 +2,9 @@
 
 ``GET`` only shows a confirmation page and changes nothing: mail scanners and link previews
 fetch links on their own. ``POST`` (the page's button) acknowledges, recorded in the audit
-trail as ``contact:<email>``. The signed token is the whole capability: no session, no CSRF
+trail as ``contact:<email>``, with the contact's optional note ("what we found / what we did")
+added to the incident in the same change (``sentinel.notify.acknowledgement``).
+The signed token is the whole capability: no session, no CSRF
 token is needed, and the page shows the incident's title, institution and severity, nothing
 else. An expired link answers 400, a forged or damaged one 403; both pages say what to do.
 """
@@ -11,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from sentinel.config import Settings
@@ -22,6 +24,7 @@ from sentinel.incidents.model import COLLECTION as INCIDENTS
 from sentinel.incidents.model import Incident, IncidentState
 from sentinel.inventory import Inventory
 from sentinel.notify.ack import AckClaim, AckSigner, AckTokenError
+from sentinel.notify.acknowledgement import MAX_NOTE, NoteTooLong, acknowledge_with_note, shown_title, soc_contact_line
 from sentinel.notify.render import Renderer, fill, lookup
 from sentinel.store.base import Scope, Store
 from sentinel.web.services import WebServices
@@ -60,6 +63,8 @@ def _language(ctx: _Ctx, institution_id: str | None) -> str:
 
 
 def _page(ctx: _Ctx, status: int, language: str, heading_key: str, message: str, **values: Any) -> HTMLResponse:
+    values.setdefault("soc_contact", soc_contact_line(ctx.settings))
+    values.setdefault("max_note", MAX_NOTE)
     html = ctx.renderer.page(
         "ack_page.html.j2", language, heading=lookup(language, heading_key), message=message, **values
     )
@@ -86,10 +91,10 @@ def _incident(ctx: _Ctx, claim: AckClaim) -> Incident | None:
     return Incident.model_validate({**doc.body, "version": doc.version})
 
 
-def _summary(ctx: _Ctx, incident: Incident, language: str) -> dict[str, str]:
+def _summary(ctx: _Ctx, incident: Incident, language: str, claim: AckClaim) -> dict[str, str]:
     institution = ctx.inventory.get(incident.institution_id) if incident.institution_id else None
     return {
-        "title": incident.title,
+        "title": shown_title(ctx.store, claim, incident.title),
         "institution": institution.name if institution else (incident.institution_id or "-"),
         "severity": str(lookup(language, incident.severity.label_key)),
     }
@@ -109,17 +114,18 @@ def show(token: str, request: Request) -> HTMLResponse:
     incident = _incident(ctx, claim)
     if incident is None:
         return _page(ctx, 404, language, "ack.page_title", _fill(language, "ack.missing"))
-    summary = _summary(ctx, incident, language)
-    if incident.institution_acknowledged_at is not None:
-        return _page(ctx, 200, language, "ack.done_title", _fill(language, "ack.already"), incident=summary)
+    summary = _summary(ctx, incident, language, claim)
     if incident.state in _CLOSED:
         return _page(ctx, 200, language, "ack.page_title", _fill(language, "ack.closed"), incident=summary)
+    if incident.institution_acknowledged_at is not None:  # still open: a note is welcome
+        already = _fill(language, "ack.already")
+        return _page(ctx, 200, language, "ack.done_title", already, incident=summary, show_note=True)
     intro = _fill(language, "ack.page_intro", institution=summary["institution"], contact=claim.contact)
-    return _page(ctx, 200, language, "ack.page_title", intro, incident=summary, show_button=True)
+    return _page(ctx, 200, language, "ack.page_title", intro, incident=summary, show_button=True, show_note=True)
 
 
 @router.post("/ack/{token}", response_class=HTMLResponse)
-def acknowledge(token: str, request: Request) -> HTMLResponse:
+def acknowledge(token: str, request: Request, note: Annotated[str | None, Form()] = None) -> HTMLResponse:
     ctx = _ctx(request)
     claim = _claim(ctx, token)
     if isinstance(claim, HTMLResponse):
@@ -128,19 +134,25 @@ def acknowledge(token: str, request: Request) -> HTMLResponse:
     incident = _incident(ctx, claim)
     if incident is None:
         return _page(ctx, 404, language, "ack.page_title", _fill(language, "ack.missing"))
-    summary = _summary(ctx, incident, language)
-    if incident.institution_acknowledged_at is not None:
-        return _page(ctx, 200, language, "ack.done_title", _fill(language, "ack.already"), incident=summary)
+    summary = _summary(ctx, incident, language, claim)
+    note_text = note
     service = request.app.state.services.incidents
     try:
-        service.acknowledge(
-            claim.incident_id, actor=f"contact:{claim.contact}", scope=Scope.institution(claim.institution_id)
-        )
+        before = incident.institution_acknowledged_at
+        acknowledge_with_note(service, claim, note_text)
     except NotFoundError:
         return _page(ctx, 404, language, "ack.page_title", _fill(language, "ack.missing"))
+    except NoteTooLong:
+        too_long = _fill(language, "ack.note_too_long", limit=str(MAX_NOTE))
+        return _page(ctx, 400, language, "ack.page_title", too_long, incident=summary, show_note=True)
     except SentinelError as exc:  # e.g. the incident was closed meanwhile
         log.info("acknowledgement of incident %s by %s refused: %s", claim.incident_id, claim.contact, exc)
         return _page(ctx, 409, language, "ack.page_title", _fill(language, "ack.closed"), incident=summary)
     log.info("incident %s acknowledged by contact %s of %s", claim.incident_id, claim.contact, claim.institution_id)
+    if before is not None:
+        key = "ack.note_saved" if note_text and note_text.strip() else "ack.already"
+        return _page(ctx, 200, language, "ack.done_title", _fill(language, key), incident=summary, show_note=True)
     done = _fill(language, "ack.done", institution=summary["institution"])
-    return _page(ctx, 200, language, "ack.done_title", done, incident=summary)
+    if note_text and note_text.strip():
+        done += " " + _fill(language, "ack.note_saved")
+    return _page(ctx, 200, language, "ack.done_title", done, incident=summary, show_note=True)
