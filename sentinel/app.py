@@ -20,12 +20,15 @@ from sentinel.api import incidents as incidents_api
 from sentinel.api import status as status_api
 from sentinel.api.deps import CurrentPrincipal
 from sentinel.api.errors import install_error_handlers
+from sentinel.collection_health import CollectionHealth, healthz_answer
 from sentinel.config import Settings
 from sentinel.inventory import Inventory
 from sentinel.store.base import Store
 
 
-def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: Store, inventory: Inventory, collection_health: CollectionHealth | None = None
+) -> FastAPI:
     app = FastAPI(
         title="Sentinel",
         version=__version__,
@@ -38,12 +41,15 @@ def create_app(settings: Settings, *, store: Store, inventory: Inventory) -> Fas
     app.state.settings = settings
     app.state.store = store
     app.state.inventory = inventory
+    app.state.collection_health = collection_health  # the running collectors' state (None: no collectors here)
     install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
-        # Unauthenticated on purpose, for load balancers and probes: it says "up" and nothing else.
-        return JSONResponse({"status": "ok"})
+        # Unauthenticated on purpose, for load balancers and probes: "ok", or 503 with what is wrong
+        # with collection (a fixed reason per problem and since when, never error details).
+        code, body = healthz_answer(collection_health.state() if collection_health is not None else None)
+        return JSONResponse(body, status_code=code)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(principal: CurrentPrincipal) -> JSONResponse:

@@ -55,7 +55,7 @@ def install(app: FastAPI) -> None:
         principal = principal_of(request)
         if principal is None:
             return RedirectResponse("/login", status_code=303)
-        report = build_status(request.app.state.store, principal.scope)
+        report = build_status(request.app.state.store, principal.scope, health=request.app.state.collection_health)
         return render(request, "overview.html", {"principal": principal, "report": dataclasses.asdict(report)})
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from sentinel.api.deps import CurrentPrincipal, StoreDep
 from sentinel.status import build_status
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/api/v1", tags=["status"])
 
 
 @router.get("/status")
-def status(principal: CurrentPrincipal, store: StoreDep) -> dict[str, Any]:
-    return dataclasses.asdict(build_status(store, principal.scope))
+def status(request: Request, principal: CurrentPrincipal, store: StoreDep) -> dict[str, Any]:
+    return dataclasses.asdict(build_status(store, principal.scope, health=request.app.state.collection_health))
 
 
 @router.get("/whoami")

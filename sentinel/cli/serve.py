@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         runtime.start()
         scheduler = build_scheduler(settings, store, inventory)
         scheduler.start()
-        web = create_app(settings, store=store, inventory=inventory)
+        web = create_app(settings, store=store, inventory=inventory, collection_health=runtime.health)
         tune_for_service()  # everything loaded: rules, templates, the app
         server = uvicorn.Server(
             uvicorn.Config(

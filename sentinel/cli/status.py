@@ -5,14 +5,51 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
+import httpx
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sentinel.cli.context import load_context
-from sentinel.status import build_status
+from sentinel.collection_health import HealthState
+from sentinel.config import Settings
+from sentinel.status import CollectionState, build_status
 from sentinel.store.base import Scope
+
+PORTS_FILE = "ports.json"  # written by ``sentinel serve`` in the data directory
+
+
+def live_collection_state(settings: Settings, timeout: float = 2.0) -> HealthState | None:
+    """What the running service's ``/healthz`` says now (it knows even when its store cannot save
+    figures); None when no service answers."""
+    try:
+        port = int(orjson.loads((settings.resolved_data_dir() / PORTS_FILE).read_bytes())["api"])
+    except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None
+    host = settings.api.host
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    url_host = f"[{host}]" if ":" in host else host
+    try:
+        answer = httpx.get(f"http://{url_host}:{port}/healthz", timeout=timeout)
+        return HealthState.from_dict(answer.json()) if answer.status_code in (200, 503) else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _print_collection(console: Console, state: CollectionState | None) -> None:
+    if state is None:
+        return
+    if state.status == "ok":
+        console.print("collection: [green]ok[/]")
+    elif state.status == "unknown":
+        console.print("collection: [yellow]unknown[/] (no running service has reported yet)")
+    else:
+        console.print(f"collection: [bold red]{escape(state.status)}[/] ({escape(state.source)} state)")
+        for p in state.problems:
+            detail = f" ({escape(str(p.get('detail')))})" if p.get("detail") else ""
+            console.print(f"  since {escape(str(p.get('since')))}: {escape(str(p.get('reason')))}{detail}")
 
 
 def register(app: typer.Typer) -> None:
@@ -21,13 +58,14 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     ) -> None:
-        """Sources seen, events/s, spool depth and dead letters."""
+        """Collection state (ok or degraded, why, since when), sources seen, events/s, spool depth and dead letters."""
         state = load_context(ctx)
-        report = build_status(state.store, Scope.everything())
+        report = build_status(state.store, Scope.everything(), live=live_collection_state(state.settings))
         if as_json:
             typer.echo(orjson.dumps(dataclasses.asdict(report), option=orjson.OPT_INDENT_2).decode())
             return
         console = Console()
+        _print_collection(console, report.collection_state)
         console.print(
             f"events: {report.events_last_minute} in the last minute ({report.events_per_second_last_minute}/s), "
             f"{report.events_last_hour} in the last hour; dead letters: {report.dead_letters}"
@@ -36,7 +74,9 @@ def register(app: typer.Typer) -> None:
             c = report.collector
             console.print(
                 "collector: "
-                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items() if not isinstance(v, dict | list))
+                + ", ".join(
+                    escape(f"{k.replace('_', ' ')} {v}") for k, v in c.items() if not isinstance(v, dict | list)
+                )
             )
         else:
             console.print("collector: no running service has reported yet")
@@ -46,7 +86,7 @@ def register(app: typer.Typer) -> None:
             for column in ("rule", "status", "detail"):
                 problems.add_column(column, overflow="fold")
             for p in report.rule_problems:
-                problems.add_row(f"{p.title} ({p.rule_id})", p.status, p.detail or "")
+                problems.add_row(escape(f"{p.title} ({p.rule_id})"), escape(p.status), escape(p.detail or ""))
             console.print(problems)
         for title, rows in (
             ("datasets (last hour)", report.datasets_last_hour),
@@ -56,5 +96,5 @@ def register(app: typer.Typer) -> None:
             table.add_column("source")
             table.add_column("events", justify="right")
             for row in rows:
-                table.add_row(row.name, str(row.events_last_hour))
+                table.add_row(escape(row.name), str(row.events_last_hour))
             console.print(table)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,87 @@ def test_drain_thread_follows_new_records(setup: Setup) -> None:
     finally:
         setup.drain.stop()
     assert setup.count() == 50
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_checkpoint_that_cannot_be_saved_is_retried_and_resumes_without_restart(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = setup.tmp / "spool" / "checkpoint.tmp"
+    blocker.mkdir()  # the checkpoint's temporary file cannot be created: a real EISDIR from the kernel
+    setup.spool.append([line(n) for n in range(10)])
+    with caplog.at_level(logging.WARNING):
+        setup.drain.start()
+        try:
+            assert wait_until(lambda: setup.drain.health.active("drain_stalled"))
+            assert setup.count() == 10  # stored; only the confirmation waits
+            assert setup.spool.pending_records == 10
+            time.sleep(0.5)  # several attempts
+            blocker.rmdir()
+            assert wait_until(lambda: setup.spool.pending_records == 0)
+            assert wait_until(lambda: not setup.drain.health.active("drain_stalled"))
+            setup.spool.append([line(n) for n in range(10, 15)])  # still running
+            assert wait_until(lambda: setup.count() == 15)
+        finally:
+            setup.drain.stop()
+    assert setup.drain.alive is False
+    stalled = [r for r in caplog.records if "cannot save the spool checkpoint" in r.getMessage()]
+    assert len(stalled) == 1  # once when it started, not once per attempt
+    assert "Is a directory" in stalled[0].getMessage()
+    assert any("collection recovered" in r.getMessage() for r in caplog.records)
+
+
+def test_a_spool_read_error_is_retried_and_the_drain_goes_on(setup: Setup) -> None:
+    setup.spool.append([line(n) for n in range(10)])
+    (segment,) = (setup.tmp / "spool").glob("*.seg")
+    aside = segment.with_suffix(".aside")
+    segment.rename(aside)
+    segment.mkdir()  # reading it fails with EISDIR
+    setup.drain.start()
+    try:
+        assert wait_until(lambda: setup.drain.health.active("drain_stalled"))
+        assert "IsADirectoryError" in setup.drain.health.state().problems[0].detail
+        assert setup.drain.alive
+        segment.rmdir()
+        aside.rename(segment)
+        assert wait_until(lambda: setup.count() == 10)
+        assert wait_until(lambda: not setup.drain.health.active("drain_stalled"))
+    finally:
+        setup.drain.stop()
+
+
+def test_a_store_that_refuses_writes_is_a_health_problem_until_it_accepts(tmp_path: Path) -> None:
+    s = Setup(tmp_path, busy_timeout=0.05)
+    try:
+        s.spool.append([line(n) for n in range(3)])
+        blocker = sqlite3.connect(tmp_path / "sentinel.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        s.drain.start()
+        assert wait_until(lambda: s.drain.health.active("store_refusing_writes"))
+        state = s.drain.stats().collection
+        assert state["status"] == "degraded"
+        assert state["problems"][0]["kind"] == "store_refusing_writes"
+        assert state["problems"][0]["since"]
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert wait_until(lambda: s.count() == 3)
+        assert wait_until(lambda: not s.drain.health.active("store_refusing_writes"))
+        assert s.drain.stats().collection == {"status": "ok", "problems": []}
+        s.drain.stop()
+    finally:
+        s.close()
+
+
+def test_a_fragment_left_by_a_disconnect_is_stored_and_tagged_partial(setup: Setup) -> None:
+    setup.spool.append([SpoolItem(line(1)), SpoolItem(line(2), None, True)])
+    setup.run_until_empty()
+    events = setup.store.search_events(EventQuery(), Scope.everything(), limit=10).events
+    tags = {str(e.doc["event"]["original"])[-12:]: e.doc.get("tags", []) for e in events}
+    assert len(events) == 2
+    assert sorted("partial" in t for t in tags.values()) == [False, True]
