@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 INVALID_UTF8 = "invalid_utf8"
 NO_SYSLOG_HEADER = "no_syslog_header"
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"  # the header's date has no UTC time: stamped on receipt
+_MAX_LONG = 2**63 - 1  # ECS long; a larger number is kept as text
 _AGENT_NAMES = {"udp": "syslog", "tcp": "syslog", "tls": "syslog", "file": "file", "http": "http", "import": "import"}
 # Control characters other than tab and line breaks (multi-line messages are legitimate), and the
 # replacement character; their presence sends a line to the (slower) binary check.
@@ -209,7 +211,12 @@ class Normalizer:
         doc["@timestamp"] = timed[1]
         if pri is not None:
             doc["log"]["syslog"] = _syslog_priority(pri)
-        doc["process"] = {"name": program, "pid": int(pid)}
+        pid_value = int(pid)
+        if pid_value <= _MAX_LONG:
+            doc["process"] = {"name": program, "pid": pid_value}
+        else:
+            doc["process"] = {"name": program}
+            doc["log"].setdefault("syslog", {})["procid"] = pid
         message = message.strip()
         doc["message"] = message
         doc["event"]["dataset"] = _parse_message(program, message, doc)
@@ -247,6 +254,8 @@ class Normalizer:
 
         if header is not None:
             dataset = _apply_header(header, doc)
+            if header.invalid_time is not None:
+                tags.append(TIMESTAMP_OUT_OF_RANGE)
             ts = header.timestamp
             if ts is None:
                 timestamp = datetime.fromtimestamp(record.received_at, UTC)
@@ -348,7 +357,11 @@ def _apply_header(header: SyslogHeader, doc: dict[str, Any]) -> str:
         process: dict[str, Any] = {"name": program}
         pid = header.pid
         if pid is not None and pid.isdecimal():  # isdigit() also admits "²", which int() refuses
-            process["pid"] = int(pid)
+            value = int(pid)
+            if value <= _MAX_LONG:
+                process["pid"] = value
+            else:  # no ECS long holds it: kept as text
+                doc["log"].setdefault("syslog", {})["procid"] = pid
         doc["process"] = process
     message = header.message.strip()
     doc["message"] = message

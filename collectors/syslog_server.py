@@ -23,6 +23,7 @@ import ipaddress
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -43,6 +44,8 @@ _RETRY_FIRST = 0.05  # seconds before the first new attempt to spool held record
 _RETRY_MAX = 2.0
 _STOP_RETRY_SECONDS = 5.0  # at stop, how long held records are retried before they are given up
 _REFUSAL_LOG_SECONDS = 60.0  # refused connections are logged at most this often
+# Sets a socket buffer beyond net.core.rmem_max (needs CAP_NET_ADMIN); Python's socket module lacks the name.
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform.startswith("linux") else None)
 
 
 def peer_address(address: str) -> str:
@@ -262,18 +265,19 @@ def _set_receive_buffer(sock: socket.socket, listener: SyslogListener) -> None:
     """Ask for the configured UDP receive buffer; beyond ``net.core.rmem_max`` only a privileged
     process gets it (``SO_RCVBUFFORCE``). Says so once when the kernel gave less."""
     wanted = listener.receive_buffer_bytes
-    force = getattr(socket, "SO_RCVBUFFORCE", None)
     try:
-        if force is None:
+        if _SO_RCVBUFFORCE is None:
             raise PermissionError
-        sock.setsockopt(socket.SOL_SOCKET, force, wanted)
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, wanted)
     except OSError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
-    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux reports twice the size asked
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    got = got // 2 if sys.platform.startswith("linux") else got  # Linux reports twice the size it holds
     if got < wanted:
         logger.warning(
-            "syslog UDP port %s: the kernel gave a %d-byte receive buffer, not the %d asked "
+            "syslog UDP %s port %s: the kernel gave a %d-byte receive buffer, not the %d asked "
             "(raise net.core.rmem_max, or run with CAP_NET_ADMIN); bursts beyond it are dropped by the kernel",
+            listener.host,
             listener.port,
             got,
             wanted,

@@ -321,3 +321,34 @@ def test_a_fragment_left_by_a_disconnect_is_stored_and_tagged_partial(setup: Set
     tags = {str(e.doc["event"]["original"])[-12:]: e.doc.get("tags", []) for e in events}
     assert len(events) == 2
     assert sorted("partial" in t for t in tags.values()) == [False, True]
+
+
+EDGE_LINES = [
+    b"<34>1 0001-01-01T00:00:00+14:00 web01 app 12 ID47 - edge 1",
+    b"<34>1 9999-12-31T23:59:59-12:00 web01 app 12 ID47 - edge 2",
+    b"<34>1 2024-01-01T00:00:00Z web01 app 123456789012345678901 ID47 - edge 3",
+    b"<34>1 2024-01-01T00:00:00Z web01 app 12 123456789012345678901234567890 - edge 4",
+    b"<34>Jan  1 00:00:00 0001 web01 app: edge 5",
+    b"<38>Oct 11 22:14:15 web01 sshd[123456789012345678901]: Failed password for root from 203.0.113.9 port "
+    b"99999999999999999999999 ssh2",
+]
+
+
+def test_values_at_the_edges_are_stored_without_a_traceback(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    records = [line(0)._replace(raw=raw, origin=f"syslog:edge{n}") for n, raw in enumerate(EDGE_LINES)]
+    with caplog.at_level(logging.WARNING):
+        setup.spool.append(records)
+        setup.run_until_empty()
+    assert setup.count() == len(EDGE_LINES)
+    assert setup.store.count_documents("dead_letters", Scope.everything()) == 0
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    docs = {
+        e.doc["event"]["original"]: e.doc for e in setup.store.search_events(EventQuery(), Scope.everything()).events
+    }
+    first = docs[EDGE_LINES[0].decode()]
+    assert "timestamp_out_of_range" in first["tags"]
+    assert docs[EDGE_LINES[2].decode()]["log"]["syslog"]["procid"] == "123456789012345678901"
+    assert docs[EDGE_LINES[3].decode()]["log"]["syslog"]["msgid"] == "123456789012345678901234567890"
+    sshd = docs[EDGE_LINES[5].decode()]
+    assert sshd["log"]["syslog"]["procid"] == "123456789012345678901"
+    assert sshd["source"]["port"] == "99999999999999999999999"

@@ -445,3 +445,18 @@ def test_several_datasets_page_in_time_order_without_sorting_the_range(
     plan = " | ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + page_sql))
     assert "MERGE (UNION ALL)" in plan and "events_dataset_ts" in plan, plan
     assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # no sort of the whole range per page
+
+
+def test_an_integer_beyond_64_bits_is_stored_as_its_text(store: SqliteStore) -> None:
+    event = new_event(
+        event_id="big-number",
+        timestamp=T0,
+        dataset="system.auth",
+        fields={"source": {"port": 99999999999999999999999}, "process": {"pid": -(2**70)}, "message": "m"},
+        ingested=T0,
+    )
+    result = store.write_events([event])
+    assert (result.created, result.failed) == (1, [])
+    (stored,) = store.search_events(EventQuery(), ALL).events
+    assert stored.doc["source"]["port"] == "99999999999999999999999"
+    assert stored.doc["process"]["pid"] == str(-(2**70))
