@@ -11,6 +11,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -34,7 +35,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON, one file per line.")] = False,
     ) -> None:
-        """Import files once, with a progress bar and a summary (read, stored, duplicates, dead letters)."""
+        """Import files once, with a progress bar and a summary (read, stored, duplicates, dead letters).
+
+        gzip, bzip2 and xz files are read through. The exit status is 1 when a file is truncated
+        (its records before the cut are imported) or the store refused records.
+        """
         state = load_context(ctx)
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
@@ -69,19 +74,28 @@ def register(app: typer.Typer) -> None:
         if as_json:
             for s in summaries:
                 typer.echo(orjson.dumps(dataclasses.asdict(s)).decode())
-            if any(s.failed for s in summaries):
+            if any(s.failed or s.truncated for s in summaries):
                 raise typer.Exit(1)
             return
         table = Table(title="ingest summary")
         for column in ("file", "type", "read", "stored", "duplicates", "dead letters", "failed"):
             table.add_column(column, justify="left" if column in ("file", "type") else "right")
         for s in summaries:
+            kind = f"{s.importer} ({s.compression})" if s.compression else s.importer
+            if s.truncated:
+                kind += ", truncated"
             table.add_row(
-                s.path, s.importer, str(s.read), str(s.stored), str(s.duplicates), str(s.dead_letters), str(s.failed)
+                escape(s.path),
+                escape(kind),
+                str(s.read),
+                str(s.stored),
+                str(s.duplicates),
+                str(s.dead_letters),
+                str(s.failed),
             )
         Console().print(table)
         for s in summaries:
             for error in s.errors[:10]:
-                console.print(f"[red]{s.path}: {error}[/]")
-        if any(s.failed for s in summaries):
+                console.print(f"[red]{escape(s.path)}: {escape(error)}[/]")
+        if any(s.failed or s.truncated for s in summaries):
             raise typer.Exit(1)
