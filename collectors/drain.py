@@ -35,6 +35,7 @@ from sentinel.config import SpoolSettings
 from sentinel.errors import ConflictError, ParseError, StoreError
 from sentinel.events import Event
 from sentinel.inventory import Inventory
+from sentinel.memory import MemoryTrimmer
 from sentinel.status import COLLECTOR_STATS_ID
 from sentinel.store.base import DocumentWrite, Scope, Store
 
@@ -44,6 +45,8 @@ _RATE_WINDOW = 10.0  # seconds over which events/s is measured
 _RETRY_MAX = 5.0  # longest pause between attempts while the store refuses writes (or any I/O fails)
 _QUIET_SECONDS = 300.0  # an error met per record or per attempt is logged at most this often
 PARTIAL = "partial"  # tag of an event made from the fragment a sender left when it disconnected
+BATCH_BYTES = 16 * 1024 * 1024  # spooled bytes per batch at most (plus one read): bounds a burst's memory
+DEAD_LETTER_BYTES = 2 * 1024 * 1024  # records' bytes per dead-letter write
 
 
 class Throttle:
@@ -134,17 +137,22 @@ class Drain:
         self._parse_errors = Throttle()
         self._stats_errors = Throttle()
         self._last_progress = time.monotonic()  # a batch confirmed, or the spool found empty
+        self._trimmer = MemoryTrimmer()
+        self._busy_since_trim = False  # batches went through since memory was last given back
 
     # one batch ---------------------------------------------------------------------------
     def run_once(self, wait_seconds: float | None = None) -> int:
         """Read, store and confirm one batch; returns how many records it held."""
         wait = self.settings.batch_wait_seconds if wait_seconds is None else wait_seconds
-        batch = self.spool.read_batch(self.settings.batch_size, wait)
+        batch = self.spool.read_batch(self.settings.batch_size, wait, BATCH_BYTES)
         if batch.items:
             self._process(batch)
+            self._busy_since_trim = True
         else:
             self.spool.sync_if_due()
             self._last_progress = time.monotonic()
+            if self._busy_since_trim and self._trimmer.trim_if_due():
+                self._busy_since_trim = False  # idle after a burst: give its memory back
         self._maybe_persist_stats()
         return len(batch.items)
 
@@ -224,20 +232,33 @@ class Drain:
             return True
 
     def _dead_letters(self, dead: list[tuple[RawRecord, str]]) -> None:
-        """Keep every rejected record, in one store write for the whole batch.
+        """Keep every rejected record, in few store writes, each of a bounded size.
 
         One write per dead letter made a flood of garbage (binary data or TLS sent to a plain syslog
         port) about ten times slower to get through than good lines, holding up everything behind
-        it. A replay after a crash finds some already kept: the batch write then fails on the first
-        of those, and each is written on its own, skipping the ones that exist.
+        it; one write for the whole batch held every document at once (a dead letter is about four
+        times its record: readable text and base64), hundreds of megabytes for a batch of 64 KiB
+        records. So: writes of about ``DEAD_LETTER_BYTES`` of records each, documents built per write.
+        A replay after a crash finds some already kept: that write then fails on the first of
+        those, and each of its documents is written on its own, skipping the ones that exist.
         """
-        writes: list[DocumentWrite] = []
         seen: set[str] = set()
+        chunk: list[DocumentWrite] = []
+        size = 0
         for record, reason in dead:
             write = self._dead_letter_write(record, reason)
-            if write.doc_id not in seen:  # the same bytes twice from one origin: one dead letter
-                seen.add(write.doc_id)
-                writes.append(write)
+            if write.doc_id in seen:  # the same bytes twice from one origin: one dead letter
+                continue
+            seen.add(write.doc_id)
+            chunk.append(write)
+            size += len(record.raw)
+            if size >= DEAD_LETTER_BYTES:
+                self._write_dead_letters(chunk)
+                chunk, size = [], 0
+        if chunk:
+            self._write_dead_letters(chunk)
+
+    def _write_dead_letters(self, writes: list[DocumentWrite]) -> None:
         try:
             self.store.write_documents(writes)
         except ConflictError:

@@ -459,11 +459,13 @@ class Spool:
                 self._fsync()
 
     # reading -----------------------------------------------------------------------------
-    def read_batch(self, max_records: int, wait_seconds: float = 0.0) -> SpoolBatch:
+    def read_batch(self, max_records: int, wait_seconds: float = 0.0, max_bytes: int | None = None) -> SpoolBatch:
         """Up to ``max_records`` records after the last read, waiting up to ``wait_seconds`` for a full batch.
 
         Returns as soon as ``max_records`` are available, or when the wait is over with what there is.
-        Raises ``OSError`` when a segment cannot be read (the caller retries; the position stays).
+        ``max_bytes``: stop once about this many bytes of frames are read (a batch of 64 KiB records
+        would otherwise hold hundreds of megabytes at once). Raises ``OSError`` when a segment
+        cannot be read (the caller retries; the position stays).
         """
         deadline = time.monotonic() + wait_seconds
         with self._lock:
@@ -475,8 +477,9 @@ class Spool:
             end = self._end
         items: list[SpoolItem] = []
         pos = self._read_pos
+        read = 0
         try:
-            while len(items) < max_records and pos < end:
+            while len(items) < max_records and pos < end and (max_bytes is None or read < max_bytes):
                 if pos.segment < end.segment:
                     size = self._segment_size(pos.segment)
                     if size < 0 or pos.offset >= size:
@@ -485,7 +488,9 @@ class Spool:
                     limit = size
                 else:
                     limit = end.offset
-                pos = self._read_frames(pos, limit, max_records, items)
+                start = pos.offset
+                pos = self._read_frames(pos, limit, max_records, items)  # at most one read chunk or frame
+                read += pos.offset - start
         except OSError:
             self._forget_reader()  # open the file again next time: it may have been replaced
             raise

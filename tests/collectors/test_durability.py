@@ -10,147 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 
-from sentinel.status import COLLECTOR_STATS_ID
-from sentinel.store.base import EventQuery, Scope
-from sentinel.store.sqlite import SqliteStore
-from tests.conftest import PROJECT_ROOT
+from tests.support.service_process import ServiceProcess, line
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-INVENTORY = "institutions:\n  - id: local\n    name: Loopback\n    networks: [127.0.0.0/8]\n"
-SEQ = re.compile(r"seq=(\d+)")
-
-
-class ServiceProcess:
-    def __init__(self, tmp: Path, files: list[str] | None = None) -> None:
-        self.tmp = tmp
-        self.data = tmp / "data"
-        config = {
-            "data_dir": str(self.data),
-            "inventory": str(tmp / "inventory.yaml"),
-            "listeners": {
-                "syslog": [{"protocol": "tcp", "host": "127.0.0.1", "port": 0}],
-                "files": [{"path": f} for f in files or []],
-            },
-            "api": {"host": "127.0.0.1", "port": 0},
-        }
-        (tmp / "inventory.yaml").write_text(INVENTORY)
-        (tmp / "sentinel.yaml").write_bytes(orjson.dumps(config))
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.runs = 0
-
-    def start(self) -> dict[str, int]:
-        ports_file = self.data / "ports.json"
-        ports_file.unlink(missing_ok=True)
-        self.runs += 1
-        log = open(self.tmp / f"service-{self.runs}.log", "wb")
-        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sentinel.cli", "--config", str(self.tmp / "sentinel.yaml"), "serve"],
-            cwd=self.tmp,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"service exited: {(self.tmp / f'service-{self.runs}.log').read_text()}")
-            try:
-                return dict(orjson.loads(ports_file.read_bytes()))
-            except (FileNotFoundError, orjson.JSONDecodeError):
-                time.sleep(0.05)
-        raise AssertionError("the service did not write ports.json within 60 s")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-        # Forget the dead process's figures, so a wait reads the next run's.
-        store = SqliteStore(self.data / "sentinel.db")
-        try:
-            store.delete_document("state", COLLECTOR_STATS_ID)
-        finally:
-            store.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-    def stored_sequence_numbers(self) -> list[int]:
-        """Every stored event's seq=N, read through the store contract (WAL: fine while it runs)."""
-        store = SqliteStore(self.data / "sentinel.db")
-        try:
-            seqs: list[int] = []
-            after = None
-            while True:
-                page = store.search_events(EventQuery(), Scope.everything(), limit=5000, order="asc", after=after)
-                for event in page.events:
-                    match = SEQ.search(event.message or "")
-                    if match:
-                        seqs.append(int(match.group(1)))
-                if page.next_after is None or not page.events:
-                    return seqs
-                after = page.next_after
-        finally:
-            store.close()
-
-    def count(self) -> int:
-        store = SqliteStore(self.data / "sentinel.db")
-        try:
-            return store.count_events(EventQuery(), Scope.everything())
-        finally:
-            store.close()
-
-    def wait_for_count(self, expected: int, timeout: float = 120.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = self.count()
-            if now >= expected:
-                return now
-            time.sleep(0.2)
-        return self.count()
-
-    def wait_until_replayed(self, timeout: float = 120.0) -> None:
-        """Until the service reports an empty spool (its stats document, saved every few seconds)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            store = SqliteStore(self.data / "sentinel.db")
-            try:
-                doc = store.get_document("state", COLLECTOR_STATS_ID, Scope.everything())
-            finally:
-                store.close()
-            if doc is not None and doc.body["spool_depth"] == 0:
-                return
-            time.sleep(0.2)
-        raise AssertionError("the spool was not replayed in time")
-
-
-def line(n: int) -> bytes:
-    return (
-        b"<38>Oct 11 22:14:15 web01 sshd[4242]: Failed password for user%d from 203.0.113.9 port 22 ssh2 seq=%d\n"
-        % (
-            n % 97,
-            n,
-        )
-    )
 
 
 def test_sigkill_mid_stream_then_resend_gives_exactly_once(tmp_path: Path) -> None:
