@@ -288,7 +288,7 @@ class Drain:
                 result = call()
             except StoreError as exc:
                 self._failed_writes += 1
-                self.health.report("store_refusing_writes", f"could not {action}: {exc}")
+                self.health.report("store_refusing_writes", str(exc))
                 if self._stop.is_set():
                     logger.warning("could not %s while stopping; it stays in the spool: %s", action, exc)
                     return None

@@ -129,7 +129,7 @@ class CollectionHealth:
             active = self._active.pop(kind, None)
         if active is not None:
             logger.warning(
-                "collection recovered: %s is over after %.1f s (%d times)",
+                "collection recovered from: %s (lasted %.1f s, met %d times)",
                 REASONS[kind],
                 time.monotonic() - active.started_mono,
                 active.occurrences,

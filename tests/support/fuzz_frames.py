@@ -97,7 +97,7 @@ KINDS: list[Callable[[random.Random, int], bytes]] = [
 ]
 
 
-def record(rnd: random.Random, n: int, *, over_limit_share: float = 0.02, near_limit_share: float = 0.05) -> bytes:
+def record(rnd: random.Random, n: int, *, over_limit_share: float = 0.01, near_limit_share: float = 0.03) -> bytes:
     """One malformed record's bytes (never empty once stripped of CR, LF and NUL at the end)."""
     draw = rnd.random()
     if draw < over_limit_share:
@@ -147,7 +147,7 @@ class FuzzRun:
     tracebacks: int
 
 
-def fuzz_service(service: ServiceProcess, frames: int, *, warmup: int = 150_000, timeout: float = 300.0) -> FuzzRun:
+def fuzz_service(service: ServiceProcess, frames: int, *, warmup: int = 100_000, timeout: float = 300.0) -> FuzzRun:
     """Send ``frames`` malformed frames (half UDP, half TCP over four connections) to a started
     service (UDP and TCP listeners) and wait until every one is an event, a dead letter or dropped.
 
