@@ -35,15 +35,16 @@ class ServiceProcess:
         files: list[str] | None = None,
         *,
         data: Path | None = None,
-        udp: bool = False,
+        udp: bool = False,  # a UDP listener too (``udp_options``: its settings; ``syslog``: the TCP one's)
         spool: dict[str, Any] | None = None,
         syslog: dict[str, Any] | None = None,
+        udp_options: dict[str, Any] | None = None,
     ) -> None:
         self.tmp = tmp
         self.data = data or tmp / "data"
         listeners = [{"protocol": "tcp", "host": "127.0.0.1", "port": 0, **(syslog or {})}]
         if udp:
-            listeners.append({"protocol": "udp", "host": "127.0.0.1", "port": 0})
+            listeners.append({"protocol": "udp", "host": "127.0.0.1", "port": 0, **(udp_options or {})})
         config: dict[str, Any] = {
             "data_dir": str(self.data),
             "inventory": str(tmp / "inventory.yaml"),
