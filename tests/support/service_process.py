@@ -129,6 +129,17 @@ class ServiceProcess:
                 return body
             time.sleep(0.1)
 
+    def status(self) -> dict[str, Any]:
+        """What ``sentinel status --json`` prints for this service's configuration."""
+        result = subprocess.run(
+            [sys.executable, "-m", "sentinel.cli", "--config", str(self.tmp / "sentinel.yaml"), "status", "--json"],
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            check=True,
+        )
+        return dict(orjson.loads(result.stdout))
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
