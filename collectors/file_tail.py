@@ -426,11 +426,11 @@ class FileTailService:
             return
         self._unsaved = False
 
-    def _log_error(self, message: str, *args: object) -> None:
+    def _log_error(self, message: str, *args: object, exc_info: BaseException | None = None) -> None:
         now = time.monotonic()
         if now - self._last_error_log >= _QUIET_SECONDS:
             self._last_error_log = now
-            logger.warning(message, *args)
+            logger.warning(message, *args, exc_info=exc_info)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="file-tail", daemon=True)
@@ -441,8 +441,8 @@ class FileTailService:
         while not self._stop.is_set():
             try:
                 _, more = self.poll_once(time.time())
-            except Exception as exc:
-                self._log_error("file tailing failed; retrying: %s", exc)
+            except Exception as exc:  # a bug must not stop tailing: logged (bounded) and retried
+                self._log_error("file tailing failed; retrying: %s", exc, exc_info=exc)
                 more = False
             if self.blocked:
                 wait = min(wait * 2, max(_BACKOFF_MAX, self.poll_interval))

@@ -155,6 +155,7 @@ class Spool:
         self._seed = 0  # checksum seed of the segments this run writes
         self._end = Position(0, 0)  # end of the last complete frame written
         self._roll_next = False  # a failed write left bytes that could not be cut: start a new segment
+        self._next_segment = 1  # the number the next new segment gets
         self._checkpoint = Position(0, 0)
         self._read_pos = Position(0, 0)
         self._read_fd: int | None = None
@@ -225,6 +226,7 @@ class Spool:
         self._pending = pending
         self._unread = pending
         self._closed = False
+        self._next_segment = number
         try:
             self._start_segment(number)
         except OSError as exc:
@@ -304,7 +306,7 @@ class Spool:
                         and self._end.offset + len(data) > self.settings.segment_bytes
                     )
                 ):
-                    self._start_segment(self._end.segment + 1)
+                    self._start_segment(self._next_segment)
                 self._write_frames(data)
             except SpoolUnavailable as exc:
                 self._refused(exc.reason)
@@ -417,6 +419,7 @@ class Spool:
         self._fd = fd
         self._seeds[number] = self._seed
         self._end = Position(number, SEGMENT_HEADER_SIZE)
+        self._next_segment = number + 1
         self._dirty = False
         self._roll_next = False
 
