@@ -26,7 +26,11 @@ def test_a_problem_is_logged_when_it_starts_and_when_it_ends_not_per_occurrence(
     assert "met 10000 times" in caplog.records[1].getMessage()
     assert state.status == "degraded"
     (problem,) = state.problems
-    assert (problem.kind, problem.detail, problem.occurrences) == ("spool_unwritable", "No space left on device", 10_000)
+    assert (problem.kind, problem.detail, problem.occurrences) == (
+        "spool_unwritable",
+        "No space left on device",
+        10_000,
+    )
     assert problem.since.endswith("+00:00")
     assert health.state() == HealthState("ok")
 
