@@ -57,6 +57,7 @@ _FUTURE_SLACK = timedelta(days=2)
 _ZERO = timedelta(0)
 _TIME_CACHE_SIZE = 4096  # distinct (header time, zone, minute) keys kept; a burst reuses a handful
 _OWNER_CACHE_SIZE = 16384  # distinct (peer, host, hint) keys kept: a few per source
+_LONGEST_HOSTNAME = 255
 _MODULES: dict[str, str] = {}  # event.dataset -> event.module
 
 
@@ -160,6 +161,8 @@ class Normalizer:
         institution = self._inventory.attribute(record.peer, hostname)
         if institution is None and record.host_hint:
             institution = self._inventory.owner_of_host(record.host_hint)
+        if hostname is not None and len(hostname) > _LONGEST_HOSTNAME:
+            return institution  # no host name (DNS allows 253 characters): not kept, so junk cannot fill memory
         if len(self._owners) >= _OWNER_CACHE_SIZE:
             self._owners.clear()
         self._owners[key] = institution

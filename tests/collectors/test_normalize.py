@@ -338,3 +338,15 @@ def test_out_of_range_pri_is_not_a_priority(normalizer: Normalizer) -> None:
     event = normalizer.normalize(record(b"<192>" + SSHD))
     assert "syslog" not in event.doc.get("log", {})
     assert event.doc["@timestamp"] == "2024-06-15T12:00:00.000Z"  # no header: the receive time
+
+
+def test_a_flood_of_long_unique_host_names_keeps_the_caches_small(normalizer: Normalizer) -> None:
+    from collectors.parsers import fields
+
+    for n in range(2000):
+        host = b"host%d" % n + b"h" * 5000
+        normalizer.normalize(
+            record(b"<34>Oct 11 22:14:15 " + host + b" sshd[1]: Failed password for root from " + host)
+        )
+    kept = sum(len(k[1] or "") for k in normalizer._owners) + sum(map(len, fields._IPS)) + sum(map(len, fields._HOSTS))
+    assert kept < 1_000_000  # without the size bound: 2,000 keys of 5 KB in each cache

@@ -67,6 +67,10 @@ def _long_fields(rnd: random.Random, n: int) -> bytes:
     return b"<34>Oct 11 22:14:15 " + b"h" * 3000 + b" " + b"p" * 3000 + b"[1]: %d" % n
 
 
+def _unique_long_host(rnd: random.Random, n: int) -> bytes:
+    return b"<34>Oct 11 22:14:15 host%d" % n + b"h" * rnd.randint(300, 8000) + b" app: a new long host each time"
+
+
 def _over_limit(rnd: random.Random, n: int) -> bytes:
     return b"<34>%d " % n + b"L" * (MAX_LINE + rnd.randint(1, 20_000))
 
@@ -92,6 +96,7 @@ KINDS: list[Callable[[random.Random, int], bytes]] = [
     _huge_msgid,
     _broken_sd,
     _long_fields,
+    _unique_long_host,
     _bad_pri,
     _format_strings,
 ]
