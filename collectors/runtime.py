@@ -24,7 +24,7 @@ import orjson
 from collectors.drain import CollectorStats, Drain
 from collectors.file_tail import FileTailService
 from collectors.normalize import Normalizer
-from collectors.spool import Spool, error_text, write_file_atomically
+from collectors.spool import Spool, error_text, floor_margin, write_file_atomically
 from collectors.syslog_server import BoundListener, SyslogServer, SyslogThread
 from sentinel.collection_health import CollectionHealth
 from sentinel.config import Settings
@@ -59,9 +59,10 @@ class CollectionMonitor:
             except OSError as exc:
                 health.report("disk_low", f"cannot read free space: {error_text(exc)}")
             else:
-                if free < floor * 1024 * 1024:
+                floor_bytes = floor * 1024 * 1024
+                if free < floor_bytes:
                     health.report("disk_low", f"{free // (1024 * 1024)} MB free, floor {floor} MB")
-                else:
+                elif free >= floor_bytes + floor_margin(floor_bytes):  # in between: as it was
                     health.clear("disk_low")
         drain = runtime.drain
         stalled = drain.seconds_since_progress()

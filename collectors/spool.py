@@ -69,6 +69,12 @@ _FREE_CHECK_SECONDS = 0.5  # free space is asked of the file system at most this
 _FREE_CHECK_SHARE = 4  # ...unless a quarter of the room above the floor was written since
 
 
+def floor_margin(floor: int) -> int:
+    """Once under the free-space floor, how much above it must be free again before records are
+    taken again: a disk hovering at the floor must not flip between full and not full."""
+    return max(1024 * 1024, floor // 8)
+
+
 class Position(NamedTuple):
     """A place in the spool: segment number and byte offset inside it. Ordered."""
 
@@ -168,6 +174,7 @@ class Spool:
         self._reader = FrameReader()
         self._seeds: dict[int, int | None] = {}  # segment -> its seed (None: header damaged), for reading
         self._floor = settings.min_free_mb * 1024 * 1024
+        self._below_floor = False
         self._free_checked = 0.0
         self._free_room = 0  # bytes above the floor at the last check
         self._written_since_check = 0
@@ -353,10 +360,12 @@ class Spool:
             self._free_room = self.free_bytes() - self._floor
             self._free_checked = now
             self._written_since_check = size
-        if self._free_room - self._written_since_check < 0:
+        if self._free_room - self._written_since_check < (floor_margin(self._floor) if self._below_floor else 0):
+            self._below_floor = True
             self._written_since_check -= size
             self._free_checked = 0.0  # ask the file system again next time
             raise SpoolUnavailable(f"free disk space is below the floor of {self.settings.min_free_mb} MB")
+        self._below_floor = False
 
     def _write_frames(self, data: bytes) -> None:
         """Write ``data`` whole at the end of the segment, or leave the segment as it was and raise."""
@@ -794,5 +803,6 @@ __all__ = [
     "encode_item",
     "encode_lines",
     "error_text",
+    "floor_margin",
     "write_file_atomically",
 ]

@@ -7,7 +7,9 @@ and the overview page show the same state, saved with the collector's figures.
 
 Each problem is logged once when it starts and once when it ends (with how long it lasted and
 how often it was met), plus a reminder at a bounded interval while it lasts: a full disk met by
-every received message must not write a log line per message.
+every received message must not write a log line per message. A problem that flaps (a disk at
+its free-space floor) is logged at most once a minute: the starts in between are counted and
+said with the next one logged.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ CONSEQUENCES: dict[str, str] = {
     "disk_low": "the spool refuses new records until space returns",
 }
 REMIND_SECONDS = 300.0
+FLAP_SECONDS = 60.0  # a problem that comes back this soon after it was logged is counted, not logged again
 
 
 def _iso(seconds: float) -> str:
@@ -92,15 +95,19 @@ class _Active:
     started_mono: float
     last_log: float
     occurrences: int
+    logged: bool  # its start was logged, so its end will be
 
 
 class CollectionHealth:
     """Thread-safe record of collection problems; every collector thread reports here."""
 
-    def __init__(self, *, remind_seconds: float = REMIND_SECONDS) -> None:
+    def __init__(self, *, remind_seconds: float = REMIND_SECONDS, flap_seconds: float = FLAP_SECONDS) -> None:
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._remind = remind_seconds
+        self._flap = flap_seconds
+        self._last_logged_start: dict[str, float] = {}
+        self._unlogged_starts: dict[str, int] = {}
 
     def report(self, kind: ProblemKind, detail: str) -> None:
         """``kind`` is happening (again). Logged when it starts, then at most every few minutes."""
@@ -108,17 +115,31 @@ class CollectionHealth:
         with self._lock:
             active = self._active.get(kind)
             if active is None:
-                self._active[kind] = _Active(detail, time.time(), now, now, 1)
-                message = "collection degraded: %s (%s); %s"
-                args: tuple[object, ...] = (REASONS[kind], detail, CONSEQUENCES[kind])
+                active = self._active[kind] = _Active(detail, time.time(), now, now, 1, False)
             else:
                 active.occurrences += 1
                 active.detail = detail
+            if active.logged:
                 if now - active.last_log < self._remind:
                     return
                 active.last_log = now
                 message = "collection still degraded: %s for %.0f s (%d times; last: %s)"
-                args = (REASONS[kind], now - active.started_mono, active.occurrences, detail)
+                args: tuple[object, ...] = (REASONS[kind], now - active.started_mono, active.occurrences, detail)
+            else:
+                last = self._last_logged_start.get(kind)
+                if last is not None and now - last < self._flap:
+                    if active.occurrences == 1:
+                        self._unlogged_starts[kind] = self._unlogged_starts.get(kind, 0) + 1
+                    return  # back soon after the last report: counted, said with the next one
+                active.logged = True
+                active.last_log = now
+                self._last_logged_start[kind] = now
+                brief = self._unlogged_starts.pop(kind, 0) - (active.occurrences > 1)
+                message = "collection degraded: %s (%s); %s"
+                args = (REASONS[kind], detail, CONSEQUENCES[kind])
+                if brief > 0:
+                    message += " (it also came and went %d times since the last report)"
+                    args += (brief,)
         logger.warning(message, *args)
 
     def clear(self, kind: ProblemKind) -> None:
@@ -127,7 +148,7 @@ class CollectionHealth:
             return
         with self._lock:
             active = self._active.pop(kind, None)
-        if active is not None:
+        if active is not None and active.logged:
             logger.warning(
                 "collection recovered from: %s (lasted %.1f s, met %d times)",
                 REASONS[kind],

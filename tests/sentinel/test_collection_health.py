@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -64,3 +65,34 @@ def test_a_saved_state_reads_back() -> None:
     assert HealthState.from_dict(saved) == health.state()
     assert HealthState.from_dict({"status": "weird"}) is None
     assert HealthState.from_dict(None) is None
+
+
+def test_a_flapping_problem_is_logged_at_most_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    health = CollectionHealth()
+    with caplog.at_level(logging.INFO, logger="sentinel.collection_health"):
+        for _ in range(500):  # a disk at its floor: full, not full, full...
+            health.report("spool_unwritable", "free disk space is below the floor of 64 MB")
+            health.clear("spool_unwritable")
+        health.report("spool_unwritable", "free disk space is below the floor of 64 MB")
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "collection degraded",
+        "collection recovered from",
+    ]
+    assert health.state().status == "degraded"  # the state is exact even when the log is quiet
+
+
+def test_a_problem_back_after_the_quiet_minute_is_logged_with_the_brief_times_between(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    health = CollectionHealth(flap_seconds=0.2)
+    with caplog.at_level(logging.INFO, logger="sentinel.collection_health"):
+        health.report("disk_low", "1 MB free")
+        health.clear("disk_low")
+        for _ in range(3):
+            health.report("disk_low", "1 MB free")
+            health.clear("disk_low")
+        time.sleep(0.25)
+        health.report("disk_low", "1 MB free")  # still there after the quiet time: logged now
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3
+    assert "came and went 3 times" in messages[-1]
