@@ -1,8 +1,12 @@
-"""Kill -9 the real service mid-stream, restart it: every line stored exactly once.
+"""The real service under kill -9, a full disk, a checkpoint that cannot be written, a torn spool
+frame and a flood of malformed frames: every line stored exactly once, nothing accepted and lost.
 
-The service runs as a subprocess (``python -m sentinel.cli serve``) on a temp config with
-SQLite in tmp. Plain syslog has no acknowledgement, so the honest client re-sends after a
-reconnect; deterministic ids make that exactly-once. Every wait is bounded in time.
+The service runs as a subprocess (``python -m sentinel.cli serve``, ``tests/support/service_process``)
+on a temp config with SQLite in tmp. Plain syslog has no acknowledgement, so the honest client
+re-sends after a reconnect; deterministic ids make that exactly-once. A full disk is made two
+ways: a real 16 MB tmpfs (skipped with a reason where mounting is impossible) and a file-size
+limit on the process, which makes the kernel cut writes short and refuse them at the write call
+(everywhere, so CI always runs it). Every wait is bounded in time.
 """
 
 from __future__ import annotations
