@@ -293,6 +293,16 @@ def test_kernel_udp_drops_are_read_for_our_sockets() -> None:
         assert drops is not None and drops > 100
 
 
+def may_force_buffers() -> bool:
+    """Whether this process may set socket buffers beyond net.core.rmem_max (CAP_NET_ADMIN)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, 33, 1 << 20)  # SO_RCVBUFFORCE
+        except OSError:
+            return False
+    return True
+
+
 def test_the_udp_receive_buffer_is_the_configured_size(tmp_path: Path) -> None:
     size = 3 * 1024 * 1024
     r = Receiver(tmp_path, [SyslogListener(protocol="udp", host="127.0.0.1", port=0, receive_buffer_bytes=size)])
@@ -300,9 +310,9 @@ def test_the_udp_receive_buffer_is_the_configured_size(tmp_path: Path) -> None:
         (endpoint,) = r.server._endpoints
         sock = endpoint.get_extra_info("socket")
         got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
-        if os.geteuid() == 0:
+        if may_force_buffers():
             assert got == size  # SO_RCVBUFFORCE: beyond net.core.rmem_max
         else:
-            assert got <= size
+            assert 0 < got <= size  # capped by net.core.rmem_max (and said so in the log)
     finally:
         r.close()
