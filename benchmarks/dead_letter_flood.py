@@ -24,7 +24,6 @@ from collectors.drain import Drain
 from collectors.normalize import Normalizer
 from collectors.records import RawRecord
 from collectors.spool import Spool
-from collectors.spool_format import encode_lines
 from collectors.syslog_framing import FrameDecoder
 from sentinel.config import Settings
 from sentinel.inventory import Inventory
@@ -42,7 +41,7 @@ def one_run(records: int) -> tuple[float, float]:
         drain = Drain(spool, store, Normalizer(Inventory([]), observer_hostname="bench"), settings.spool)
         data = b"".join(bytes(range(1, 9)) + b"%d\n" % n for n in range(records))
         template = RawRecord(b"", time.time(), "syslog:127.0.0.1", "tcp", "127.0.0.1", "syslog-tcp:514")
-        spool.append_frames(*encode_lines(template, FrameDecoder(8192).feed(data)))
+        spool.append_frames(*spool.encode_lines(template, FrameDecoder(8192).feed(data)))
         started, cpu = time.perf_counter(), time.process_time()
         while drain.run_once(0):
             pass

@@ -83,7 +83,6 @@ def stages(count: int, fsync: str, batch_size: int | None, gc_mode: str = "servi
     from collectors.normalize import Normalizer
     from collectors.records import RawRecord
     from collectors.spool import Spool
-    from collectors.spool_format import encode_lines
     from collectors.syslog_framing import FrameDecoder
     from sentinel.config import Settings
     from sentinel.gc_tuning import tune_for_service
@@ -110,7 +109,7 @@ def stages(count: int, fsync: str, batch_size: int | None, gc_mode: str = "servi
         decoder = FrameDecoder(8192)
         for chunk in data:
             template = RawRecord(b"", time.time(), "syslog:127.0.0.1", "tcp", "127.0.0.1", "syslog-tcp:514")
-            spool.append_frames(*encode_lines(template, decoder.feed(chunk)))
+            spool.append_frames(*spool.encode_lines(template, decoder.feed(chunk)))
         timed("frame + spool write", t)
         stored = 0
         while True:

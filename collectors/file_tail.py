@@ -33,6 +33,8 @@ from sentinel.errors import CollectorError
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20  # bytes read per file per step, so memory stays bounded
+_BACKOFF_MAX = 5.0  # longest wait between polls while the spool refuses lines
+_QUIET_SECONDS = 300.0  # a repeated read or state-file error is logged at most this often
 MAX_LINE_BYTES = 65536
 _FINGERPRINT = 64  # bytes before the offset that identify "the same file content"
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
@@ -362,27 +364,40 @@ class FileTailService:
         self.tailers = [FileTailer(s, states.get(str(s.path)), max_line_bytes=max_line_bytes) for s in sources]
         self._states = {name: state for name, state in states.items()}
         self.received = 0
+        self.blocked = False  # the spool refused the last lines: the files wait where they are
+        self._unsaved = False  # the state file could not be written; try again at the next poll
+        self._read_errors: dict[str, str] = {}  # file -> the read error last logged for it
+        self._last_error_log = -_QUIET_SECONDS
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def poll_once(self, received_at: float) -> tuple[int, bool]:
-        """One pass over every file; returns (records spooled, whether any file has more right now)."""
+        """One pass over every file; returns (records spooled, whether any file has more right now).
+
+        When the spool refuses the lines of a file, that file is not advanced (its lines are read
+        again from the saved state later) and ``blocked`` is set, so the caller waits longer.
+        """
         total = 0
         more_any = False
-        changed = False
+        changed = self._unsaved
+        blocked = False
         for tailer in self.tailers:
             try:
                 items, more = tailer.poll(received_at)
             except (OSError, CollectorError) as exc:
-                logger.warning("%s: cannot read: %s", tailer.name, exc)
+                if self._read_errors.get(tailer.name) != str(exc):  # once per distinct error, not per poll
+                    self._read_errors[tailer.name] = str(exc)
+                    logger.warning("%s: cannot read: %s", tailer.name, exc)
                 tailer.reset()
                 continue
+            self._read_errors.pop(tailer.name, None)
             if items:
                 try:
                     self.spool.append(items)
                 except (OSError, CollectorError):
-                    logger.exception("%s: could not spool %d lines; will read them again", tailer.name, len(items))
+                    # The spool reported why (collection health); this file waits where it is.
                     tailer.reset()
+                    blocked = True
                     continue
                 total += len(items)
             state = tailer.commit()
@@ -391,25 +406,50 @@ class FileTailService:
                 changed = True
             more_any = more_any or more
         if changed:
+            self._save()
+        if blocked != self.blocked:
+            self.blocked = blocked
+            logger.info("file tailing %s", "waits for the spool" if blocked else "goes on: the spool takes lines again")
+        self.received += total
+        return total, more_any and not blocked
+
+    def _save(self) -> None:
+        try:
             if self.fsync_state:
                 self.spool.sync()  # the saved offsets must never be ahead of what is on disk
             save_states(self.state_path, self._states, fsync=self.fsync_state)
-        self.received += total
-        return total, more_any
+        except OSError as exc:
+            # The lines are spooled; only a restart before the next save would read them again
+            # (the same event ids: the store keeps them once).
+            self._unsaved = True
+            self._log_error("could not save the file tail state (retrying at the next poll): %s", exc)
+            return
+        self._unsaved = False
+
+    def _log_error(self, message: str, *args: object, exc_info: BaseException | None = None) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= _QUIET_SECONDS:
+            self._last_error_log = now
+            logger.warning(message, *args, exc_info=exc_info)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="file-tail", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        wait = self.poll_interval
         while not self._stop.is_set():
             try:
                 _, more = self.poll_once(time.time())
-            except Exception:
-                logger.exception("file tailing failed; retrying")
+            except Exception as exc:  # a bug must not stop tailing: logged (bounded) and retried
+                self._log_error("file tailing failed; retrying: %s", exc, exc_info=exc)
                 more = False
+            if self.blocked:
+                wait = min(wait * 2, max(_BACKOFF_MAX, self.poll_interval))
+            else:
+                wait = self.poll_interval
             if not more:
-                self._stop.wait(self.poll_interval)
+                self._stop.wait(wait)
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

@@ -6,10 +6,12 @@ the same file twice yields the same event ids and stores nothing twice.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from collectors.compressed import STREAM_ERRORS, TruncatedInput
 from collectors.records import RawRecord
 
 MAX_LINE_BYTES = 65536
@@ -32,8 +34,14 @@ def read_lines(
     host_hint: str | None = None,
     on_progress: Callable[[int], None] | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
-) -> Iterator[RawRecord | OversizedLine]:
-    """Yield one record per line (the last line counts even without a newline)."""
+    stream: io.BufferedIOBase | None = None,
+) -> Iterator[RawRecord | OversizedLine | TruncatedInput]:
+    """Yield one record per line (the last line counts even without a newline).
+
+    ``stream``: read the lines from it (a decompressed file) instead of opening ``path``, which
+    still names them. A stream that ends early (a damaged or cut compressed file) gives its lines
+    up to the cut, then a ``TruncatedInput``.
+    """
     absolute = str(path.resolve())
     received_at = time.time()
     offset = 0  # byte offset of the start of ``pending``
@@ -49,11 +57,21 @@ def read_lines(
             host_hint=host_hint,
         )
 
-    with path.open("rb") as fh:
+    cut: str | None = None
+    # read1 on a decompressing stream: one step of the decompressor at a time, so a stream that
+    # ends early loses only the step it ends in, not a whole chunk.
+    read = stream.read1 if stream is not None else None
+    with stream if stream is not None else path.open("rb") as fh:
+        read = read or fh.read
         pending = b""
         skipping_from: int | None = None  # offset of an oversized line being skipped
         while True:
-            chunk = fh.read(READ_CHUNK)
+            try:
+                chunk = read(READ_CHUNK)
+            except STREAM_ERRORS as exc:
+                at = offset + len(pending)
+                cut = f"{path}: the compressed stream is cut short or damaged after {at} bytes ({exc})"
+                chunk = b""
             if not chunk:
                 break
             if on_progress is not None:
@@ -89,3 +107,5 @@ def read_lines(
                 yield OversizedLine(record(pending[:max_line_bytes], offset), len(pending))
             else:
                 yield record(pending.removesuffix(b"\r"), offset)
+    if cut is not None:
+        yield TruncatedInput(cut)

@@ -52,6 +52,8 @@ NO_SYSLOG_HEADER = "no_syslog_header"
 ATTRIBUTED_BY_SENDER = "sentinel.attributed_by_token"
 # Syslog listeners do not authenticate senders: anybody reaching the port can write any host name.
 _UNAUTHENTICATED: frozenset[Transport] = frozenset({"udp", "tcp", "tls"})
+TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"  # the header's date has no UTC time: stamped on receipt
+_MAX_LONG = 2**63 - 1  # ECS long; a larger number is kept as text
 _AGENT_NAMES = {"udp": "syslog", "tcp": "syslog", "tls": "syslog", "file": "file", "http": "http", "import": "import"}
 # Control characters other than tab and line breaks (multi-line messages are legitimate), and the
 # replacement character; their presence sends a line to the (slower) binary check.
@@ -62,6 +64,7 @@ _FUTURE_SLACK = timedelta(days=2)
 _ZERO = timedelta(0)
 _TIME_CACHE_SIZE = 4096  # distinct (header time, zone, minute) keys kept; a burst reuses a handful
 _OWNER_CACHE_SIZE = 16384  # distinct (peer, host, hint) keys kept: a few per source
+_LONGEST_HOSTNAME = 255
 _MODULES: dict[str, str] = {}  # event.dataset -> event.module
 
 
@@ -194,9 +197,11 @@ class Normalizer:
             institution = self._owners[key]
         except KeyError:
             institution = attribute_line(self._inventory, record, hostname)
-            if len(self._owners) >= _OWNER_CACHE_SIZE:
-                self._owners.clear()
-            self._owners[key] = institution
+            # A host name longer than DNS allows (253) is junk: not kept, so a flood cannot fill memory.
+            if hostname is None or len(hostname) <= _LONGEST_HOSTNAME or record.transport in _UNAUTHENTICATED:
+                if len(self._owners) >= _OWNER_CACHE_SIZE:
+                    self._owners.clear()
+                self._owners[key] = institution
         if sender is not None and (institution is None or institution.id != sender.id):
             tags.append(ATTRIBUTED_BY_SENDER)
             return sender
@@ -259,7 +264,12 @@ class Normalizer:
         doc["@timestamp"] = timed[1]
         if pri is not None:
             doc["log"]["syslog"] = _syslog_priority(pri)
-        doc["process"] = {"name": program, "pid": int(pid)}
+        pid_value = int(pid)
+        if pid_value <= _MAX_LONG:
+            doc["process"] = {"name": program, "pid": pid_value}
+        else:
+            doc["process"] = {"name": program}
+            doc["log"].setdefault("syslog", {})["procid"] = pid
         message = message.strip()
         doc["message"] = message
         doc["event"]["dataset"] = parse_message(program, message, doc)
@@ -304,6 +314,8 @@ class Normalizer:
 
         if header is not None:
             dataset = _apply_header(header, doc)
+            if header.invalid_time is not None:
+                tags.append(TIMESTAMP_OUT_OF_RANGE)
             ts = header.timestamp
             if ts is None:
                 timestamp = datetime.fromtimestamp(record.received_at, UTC)
@@ -392,7 +404,11 @@ def _apply_header(header: SyslogHeader, doc: dict[str, Any]) -> str:
         process: dict[str, Any] = {"name": program}
         pid = header.pid
         if pid is not None and pid.isdecimal():  # isdigit() also admits "²", which int() refuses
-            process["pid"] = int(pid)
+            value = int(pid)
+            if value <= _MAX_LONG:
+                process["pid"] = value
+            else:  # no ECS long holds it: kept as text
+                doc["log"].setdefault("syslog", {})["procid"] = pid
         doc["process"] = process
     message = header.message.strip()
     doc["message"] = message

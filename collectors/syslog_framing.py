@@ -35,6 +35,7 @@ class FrameDecoder:
         self._skip_reason: str | None = None  # why (None: it is too long)
         self._head = b""  # first bytes of the record being discarded, kept as the dead letter
         self._seen = 0  # its size so far
+        self.partial_tail = False  # ``close`` returned a last line that had no terminator: a fragment
 
     def feed(self, data: bytes) -> list[Frame]:
         out: list[Frame] = []
@@ -145,9 +146,13 @@ class FrameDecoder:
         elif self._frame_size:
             out.append((rest[: self.max], f"{TRUNCATED_FRAME}: got {len(rest)} of {self._frame_size} bytes"))
         elif rest.strip(b"\r\n\x00"):
-            # The last line of a stream needs no terminator.
+            # A last line with no terminator: kept, but the sender may have stopped mid-line.
             line = rest.rstrip(b"\r\n\x00")
-            out.append((line, None) if len(line) <= self.max else (line[: self.max], too_long(self.max, len(line))))
+            if len(line) <= self.max:
+                out.append((line, None))
+                self.partial_tail = True
+            else:
+                out.append((line[: self.max], too_long(self.max, len(line))))
         self._skip = 0
         self._skip_line = False
         self._skip_reason = None

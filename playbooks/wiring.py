@@ -22,6 +22,7 @@ from playbooks.loader import LIBRARY_DIR, PlaybookSet, load_playbooks
 from playbooks.runner import PlaybookRunner
 from sentinel.config import Settings
 from sentinel.detect.rulebook.pack import RulePack, pack_from_settings
+from sentinel.errors import StoreClosed
 from sentinel.incidents import IncidentService
 from sentinel.inventory import Inventory
 from sentinel.notify.ack import AckSigner
@@ -111,6 +112,8 @@ def _guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
     def run() -> None:
         try:
             job()
+        except StoreClosed:  # the service is stopping: the next start runs the job again
+            log.info("response job %s stopped: the store is closed", name)
         except Exception:
             log.exception("response job %s failed; it runs again at its next interval", name)
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from collectors.normalize import Normalizer
 from playbooks.wiring import Response, build_response
+from sentinel.collection_health import CollectionHealth
 from sentinel.config import Settings
 from sentinel.inventory import Inventory
 from sentinel.sessions import SessionStore
@@ -30,6 +31,7 @@ def build_web_services(
     response: Response | None = None,
     normalizer: Normalizer | None = None,
     collector_health: CollectorHealth | None = None,
+    collection_health: CollectionHealth | None = None,
 ) -> WebServices:
     response = response or build_response(settings, store, inventory)
     return WebServices(
@@ -45,6 +47,7 @@ def build_web_services(
         sign_in_throttle=SignInThrottle(),
         page_text=PageText(),
         collector_health=collector_health,
+        collection_health=collection_health,
     )
 
 
@@ -56,6 +59,7 @@ def create_app(
     response: Response | None = None,
     normalizer: Normalizer | None = None,
     collector_health: CollectorHealth | None = None,
+    collection_health: CollectionHealth | None = None,
 ) -> FastAPI:
     return build_app(
         build_web_services(
@@ -65,5 +69,6 @@ def create_app(
             response=response,
             normalizer=normalizer,
             collector_health=collector_health,
+            collection_health=collection_health,
         )
     )

@@ -52,6 +52,12 @@ class SyslogListener(Strict):
     host: str = "0.0.0.0"
     port: int = Field(ge=0, le=65535)
     max_line_bytes: int = Field(default=65536, ge=1024)
+    # UDP: the kernel's receive buffer; a burst larger than it is dropped by the kernel (counted in status).
+    receive_buffer_bytes: int = Field(default=8 * 1024 * 1024, ge=65536)
+    # TCP: a connection that sends nothing for this long is closed (what it had is kept, tagged partial).
+    idle_timeout_seconds: float = Field(default=300.0, gt=0)
+    # TCP: connections one sender address may hold at once; more are refused (a relay needs a few).
+    max_connections_per_source: int = Field(default=64, ge=1)
 
 
 class FileSource(Strict):
@@ -79,6 +85,9 @@ class SpoolSettings(Strict):
     segment_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
     batch_size: int = Field(default=5000, ge=1)
     batch_wait_seconds: float = Field(default=0.05, ge=0)
+    # Free disk space (MB) the spool leaves on its file system: below it new records are refused
+    # (TCP stops reading) so the store and state files keep room, and /healthz reports it. 0: off.
+    min_free_mb: int = Field(default=64, ge=0)
 
 
 class ApiSettings(Strict):

@@ -49,6 +49,10 @@ class StoreError(SentinelError):
     """The store could not do what was asked."""
 
 
+class StoreClosed(StoreError):
+    """The store was closed: the service is shutting down, and a job still running meets it."""
+
+
 class ConflictError(StoreError):
     """A document changed since it was read (optimistic concurrency) or already exists."""
 

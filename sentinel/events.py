@@ -113,7 +113,8 @@ def format_timestamp(ts: datetime) -> str:
     seconds = ts.timestamp()
     if not 0 <= seconds < _FAST_RANGE_END:
         ts = ts.astimezone(UTC)
-        return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+        # Not strftime: its %Y gives "1", not "0001", for years before 1000, which is no ISO date.
+        return f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts:%H:%M:%S}.{ts.microsecond // 1000:03d}Z"
     second = int(seconds)
     prefix = _SECOND_TEXT.get(second)
     if prefix is None:

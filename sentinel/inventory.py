@@ -107,6 +107,9 @@ class _InventoryFile(_Strict):
     institutions: list[Institution] = []
 
 
+_LONGEST_ADDRESS = 64  # an IPv6 address with a zone, as text, is shorter
+
+
 class Inventory:
     """Institutions, with fast lookups by address (longest prefix) and hostname."""
 
@@ -157,6 +160,8 @@ class Inventory:
         return None
 
     def owner_of_address(self, address: str) -> Institution | None:
+        if len(address) > _LONGEST_ADDRESS:  # no address: and the cache must not hold long junk
+            return None
         owner = self.owner_id_of_address(address)
         return self._by_id[owner] if owner else None
 

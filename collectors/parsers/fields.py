@@ -10,8 +10,12 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[
 
 
 # Caches of what a host text is, bounded (cleared when full): attackers' addresses repeat for
-# thousands of lines, and a dict lookup costs a fraction of parsing the address again.
+# thousands of lines, and a dict lookup costs a fraction of parsing the address again. Bounded in
+# size too: only texts that can be an address or a host name are kept (a flood of long junk
+# "hosts" would otherwise hold up to 64K lines of 64 KiB).
 _CACHE_SIZE = 65536
+_LONGEST_IP = 64  # "[v6 address%zone]" is shorter
+_LONGEST_HOST = 255
 _IPS: dict[str, str] = {}  # text -> canonical address, or "" when it is not one
 _HOSTS: dict[str, tuple[str, str] | tuple[()]] = {}  # text -> ("ip"|"domain", value), or () for neither
 
@@ -32,6 +36,8 @@ def clean_ip(text: str) -> str | None:
     """The canonical IP address in ``text`` (brackets and ``::ffff:`` mapping removed), or None."""
     found = _IPS.get(text)
     if found is None:
+        if len(text) > _LONGEST_IP:
+            return None
         found = _parse_ip(text)
         if len(_IPS) >= _CACHE_SIZE:
             _IPS.clear()
@@ -46,6 +52,8 @@ def is_hostname(text: str) -> bool:
 def _host_kind(host: str) -> tuple[str, str] | tuple[()]:
     kind = _HOSTS.get(host)
     if kind is None:
+        if len(host) > _LONGEST_HOST:
+            return ()
         ip = clean_ip(host)
         if ip is not None:
             kind = ("ip", ip)

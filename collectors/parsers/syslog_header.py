@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 PLACEHOLDER_YEAR = 2000
+# A header time outside these bounds cannot be moved to UTC by any zone (offsets are under a day):
+# such a line keeps its header, is stamped with its receive time and says so (``invalid_time``).
+_EARLIEST = datetime(1, 1, 2)
+_LATEST = datetime(9999, 12, 30)
 MONTHS = {
     m: i
     for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)
@@ -104,10 +108,22 @@ class SyslogHeader:
     # The time was "YYYY-MM-DD hh:mm:ss" with a space, as applications start their own log files
     # (syslog writers put a "T"): what follows may be the application's fields, not a host and tag.
     app_time: bool = False
+    invalid_time: str | None = None  # the header's time, when it is a date no UTC time can hold
 
 
 def _nil(value: str) -> str | None:
     return None if value == "-" else value
+
+
+def representable(ts: datetime) -> bool:
+    """Whether ``ts`` (naive local, or with an offset) has a UTC time a ``datetime`` can hold."""
+    if ts.tzinfo is None:
+        return _EARLIEST <= ts <= _LATEST
+    try:
+        ts.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def _iso(text: str) -> datetime | None:
@@ -156,6 +172,9 @@ def _rfc5424(pri: int, body: str) -> SyslogHeader | None:
     timestamp = None if ts == "-" else _iso(ts)
     if timestamp is None and ts != "-":
         return None
+    invalid = None
+    if timestamp is not None and not representable(timestamp):
+        timestamp, invalid = None, ts
     msg = msg or ""
     if msg.startswith("\ufeff"):  # RFC 5424 BOM marks a UTF-8 MSG
         msg = msg[1:]
@@ -169,6 +188,7 @@ def _rfc5424(pri: int, body: str) -> SyslogHeader | None:
         version=int(version),
         msgid=_nil(msgid),
         structured_data=None if sd == "-" else sd,
+        invalid_time=invalid,
     )
 
 
@@ -246,15 +266,21 @@ def parse_syslog(line: str) -> SyslogHeader | None:
         ts = _ts_3164(m3)
         if ts is None:
             return None
-        year_missing = m3.group(3) is None and m3.group(8) is None
-        header = SyslogHeader(message="", timestamp=ts, year_missing=year_missing, pri=pri)
+        if not representable(ts):  # an explicit year such as 0001 or 9999
+            header = SyslogHeader(message="", pri=pri, invalid_time=m3.group(0).strip())
+        else:
+            year_missing = m3.group(3) is None and m3.group(8) is None
+            header = SyslogHeader(message="", timestamp=ts, year_missing=year_missing, pri=pri)
         return _tagged(header, line[m3.end() :])
     mi_ = _TS_ISO.match(line, pos)
     if mi_ is not None:
         ts_iso = _iso(mi_.group(1))
         if ts_iso is not None:
-            iso = SyslogHeader(message="", timestamp=ts_iso, pri=pri, app_time=line[pos + 10] == " ")
-            return _tagged(iso, line[mi_.end() :])
+            if not representable(ts_iso):
+                header = SyslogHeader(message="", pri=pri, invalid_time=mi_.group(1))
+            else:
+                header = SyslogHeader(message="", timestamp=ts_iso, pri=pri, app_time=line[pos + 10] == " ")
+            return _tagged(header, line[mi_.end() :])
     if pri is not None:
         # "<PRI>" and no timestamp: RFC 3164 says the receiver supplies the time.
         return _tagged(SyslogHeader(message="", pri=pri), line[pos:])

@@ -34,7 +34,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON, one file per line.")] = False,
     ) -> None:
-        """Import files once, with a progress bar and a summary (read, stored, duplicates, dead letters)."""
+        """Import files once, with a progress bar and a summary (read, stored, duplicates, dead letters).
+
+        gzip, bzip2 and xz files are read through. The exit status is 1 when a file is truncated
+        (its records before the cut are imported) or the store refused records.
+        """
         state = load_context(ctx)
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
@@ -70,17 +74,20 @@ def register(app: typer.Typer) -> None:
         if as_json:
             for s in summaries:
                 echo_json(dataclasses.asdict(s))
-            if any(s.failed for s in summaries):
+            if any(s.failed or s.truncated for s in summaries):
                 raise typer.Exit(1)
             return
         out = table("ingest summary", "file", "type", "read", "stored", "duplicates", "dead letters", "failed")
         for column in out.columns[2:]:
             column.justify = "right"
         for s in summaries:
-            add_row(out, s.path, s.importer, s.read, s.stored, s.duplicates, s.dead_letters, s.failed)
+            kind = f"{s.importer} ({s.compression})" if s.compression else s.importer
+            if s.truncated:
+                kind += ", truncated"
+            add_row(out, s.path, kind, s.read, s.stored, s.duplicates, s.dead_letters, s.failed)
         output_console().print(out)
         for s in summaries:
             for error in s.errors[:10]:
                 progress_console.print(styled((f"{s.path}: {error}", "red")))
-        if any(s.failed for s in summaries):
+        if any(s.failed or s.truncated for s in summaries):
             raise typer.Exit(1)

@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
             inventory=inventory,
             response=response,
             collector_health=lambda: dataclasses.asdict(runtime.stats()),
+            collection_health=runtime.health,
         )
         tune_for_service()  # everything loaded: rules, templates, the app
         server = uvicorn.Server(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from sentinel.config import Settings
+from sentinel.errors import StoreClosed
 from sentinel.inventory import Inventory
 from sentinel.reports.publish import ReportPublisher
 
@@ -29,6 +30,9 @@ def _run(publisher: ReportPublisher) -> Callable[[], None]:
     def run() -> None:
         try:
             summary = publisher.publish_due()
+        except StoreClosed:
+            log.info("monthly reports stopped: the service is shutting down; the next start catches up")
+            return
         except Exception:
             log.exception("monthly reports failed; they are made at the next run (or next start)")
             return

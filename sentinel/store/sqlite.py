@@ -66,6 +66,13 @@ class SqliteStore(Store):
             tighten_if_present(self.path.with_name(self.path.name + suffix))
         with self.connections.locked_writer("set up") as conn:
             migrate(conn)
+            if int(conn.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
+                log.info(
+                    "%s was created before incremental vacuum: space freed by retention is reused but the "
+                    "file does not shrink (a one-off offline VACUUM after 'PRAGMA auto_vacuum = INCREMENTAL' "
+                    "changes that)",
+                    self.path,
+                )
 
     def close(self) -> None:
         self.connections.close()
@@ -100,7 +107,13 @@ class SqliteStore(Store):
             if deleted < self.retention_chunk:
                 break
         if total:
-            log.info("retention removed %d events before %s", total, cutoff.isoformat())
+            given = self.connections.give_space_back()
+            log.info(
+                "retention removed %d events before %s and gave %.1f MB back to the file system",
+                total,
+                cutoff.isoformat(),
+                given / (1024 * 1024),
+            )
         return total
 
     # events: reading -------------------------------------------------------------------

@@ -30,6 +30,7 @@ _INDEX_TEXT = (
     "INSERT INTO events_fts (rowid, message) SELECT seq, message FROM events WHERE seq > ? AND message IS NOT NULL"
 )
 _STATEMENTS: dict[int, str] = {}
+_LONG = range(-(2**63), 2**63)  # what a JSON number in the store (and an ECS long) holds
 
 Row = tuple[str, int, int, str, str | None, str | None, str]
 
@@ -96,6 +97,10 @@ def event_rows(events: Sequence[Event]) -> tuple[list[Row], list[tuple[str, str]
             if org_id is not None and type(org_id) is not str:
                 raise ValueError("organization.id must be a string")
             message = doc.get("message")
+            try:
+                text = dumps(doc).decode()
+            except TypeError:  # "Integer exceeds 64-bit range": such numbers are kept as text
+                text = dumps(numbers_as_text(doc)).decode()
             append(
                 (
                     ev.id,
@@ -104,7 +109,7 @@ def event_rows(events: Sequence[Event]) -> tuple[list[Row], list[tuple[str, str]
                     ev.dataset,
                     org_id,
                     message if type(message) is str else None,
-                    dumps(doc).decode(),
+                    text,
                 )
             )
         except (TypeError, ValueError, AttributeError) as exc:
@@ -113,3 +118,14 @@ def event_rows(events: Sequence[Event]) -> tuple[list[Row], list[tuple[str, str]
     if failed:
         log.warning("%d of %d events could not be stored; first: %s", len(failed), len(events), failed[0])
     return rows, failed
+
+
+def numbers_as_text(value: object) -> object:
+    """A copy of a document with every integer beyond 64 bits as its decimal text."""
+    if type(value) is int:
+        return value if value in _LONG else str(value)
+    if isinstance(value, dict):
+        return {k: numbers_as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [numbers_as_text(v) for v in value]
+    return value

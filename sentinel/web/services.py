@@ -13,6 +13,7 @@ from typing import Any
 
 from collectors.normalize import Normalizer
 from playbooks.wiring import Response
+from sentinel.collection_health import CollectionHealth
 from sentinel.config import Settings
 from sentinel.incidents.service import IncidentService
 from sentinel.inventory import Inventory
@@ -41,3 +42,4 @@ class WebServices:
     sign_in_throttle: SignInThrottle
     page_text: PageText  # the pages' words in every language
     collector_health: CollectorHealth | None = None
+    collection_health: CollectionHealth | None = None  # what /healthz reports (None: no collectors here)

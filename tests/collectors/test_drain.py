@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,118 @@ def test_drain_thread_follows_new_records(setup: Setup) -> None:
     finally:
         setup.drain.stop()
     assert setup.count() == 50
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_checkpoint_that_cannot_be_saved_is_retried_and_resumes_without_restart(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = setup.tmp / "spool" / "checkpoint.tmp"
+    blocker.mkdir()  # the checkpoint's temporary file cannot be created: a real EISDIR from the kernel
+    setup.spool.append([line(n) for n in range(10)])
+    with caplog.at_level(logging.WARNING):
+        setup.drain.start()
+        try:
+            assert wait_until(lambda: setup.drain.health.active("drain_stalled"))
+            assert setup.count() == 10  # stored; only the confirmation waits
+            assert setup.spool.pending_records == 10
+            time.sleep(0.5)  # several attempts
+            blocker.rmdir()
+            assert wait_until(lambda: setup.spool.pending_records == 0)
+            assert wait_until(lambda: not setup.drain.health.active("drain_stalled"))
+            setup.spool.append([line(n) for n in range(10, 15)])  # still running
+            assert wait_until(lambda: setup.count() == 15)
+        finally:
+            setup.drain.stop()
+    assert setup.drain.alive is False
+    stalled = [r for r in caplog.records if "cannot save the spool checkpoint" in r.getMessage()]
+    assert len(stalled) == 1  # once when it started, not once per attempt
+    assert "Is a directory" in stalled[0].getMessage()
+    assert any("collection recovered" in r.getMessage() for r in caplog.records)
+
+
+def test_a_spool_read_error_is_retried_and_the_drain_goes_on(setup: Setup) -> None:
+    setup.spool.append([line(n) for n in range(10)])
+    (segment,) = (setup.tmp / "spool").glob("*.seg")
+    aside = segment.with_suffix(".aside")
+    segment.rename(aside)
+    segment.mkdir()  # reading it fails with EISDIR
+    setup.drain.start()
+    try:
+        assert wait_until(lambda: setup.drain.health.active("drain_stalled"))
+        assert "IsADirectoryError" in setup.drain.health.state().problems[0].detail
+        assert setup.drain.alive
+        segment.rmdir()
+        aside.rename(segment)
+        assert wait_until(lambda: setup.count() == 10)
+        assert wait_until(lambda: not setup.drain.health.active("drain_stalled"))
+    finally:
+        setup.drain.stop()
+
+
+def test_a_store_that_refuses_writes_is_a_health_problem_until_it_accepts(tmp_path: Path) -> None:
+    s = Setup(tmp_path, busy_timeout=0.05)
+    try:
+        s.spool.append([line(n) for n in range(3)])
+        blocker = sqlite3.connect(tmp_path / "sentinel.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        s.drain.start()
+        assert wait_until(lambda: s.drain.health.active("store_refusing_writes"))
+        state = s.drain.stats().collection
+        assert state["status"] == "degraded"
+        assert state["problems"][0]["kind"] == "store_refusing_writes"
+        assert state["problems"][0]["since"]
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert wait_until(lambda: s.count() == 3)
+        assert wait_until(lambda: not s.drain.health.active("store_refusing_writes"))
+        assert s.drain.stats().collection == {"status": "ok", "problems": []}
+        s.drain.stop()
+    finally:
+        s.close()
+
+
+def test_a_fragment_left_by_a_disconnect_is_stored_and_tagged_partial(setup: Setup) -> None:
+    setup.spool.append([SpoolItem(line(1)), SpoolItem(line(2), None, True)])
+    setup.run_until_empty()
+    events = setup.store.search_events(EventQuery(), Scope.everything(), limit=10).events
+    tags = {str(e.doc["event"]["original"])[-12:]: e.doc.get("tags", []) for e in events}
+    assert len(events) == 2
+    assert sorted("partial" in t for t in tags.values()) == [False, True]
+
+
+EDGE_LINES = [
+    b"<34>1 0001-01-01T00:00:00+14:00 web01 app 12 ID47 - edge 1",
+    b"<34>1 9999-12-31T23:59:59-12:00 web01 app 12 ID47 - edge 2",
+    b"<34>1 2024-01-01T00:00:00Z web01 app 123456789012345678901 ID47 - edge 3",
+    b"<34>1 2024-01-01T00:00:00Z web01 app 12 123456789012345678901234567890 - edge 4",
+    b"<34>Jan  1 00:00:00 0001 web01 app: edge 5",
+    b"<38>Oct 11 22:14:15 web01 sshd[123456789012345678901]: Failed password for root from 203.0.113.9 port "
+    b"99999999999999999999999 ssh2",
+]
+
+
+def test_values_at_the_edges_are_stored_without_a_traceback(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    records = [line(0)._replace(raw=raw, origin=f"syslog:edge{n}") for n, raw in enumerate(EDGE_LINES)]
+    with caplog.at_level(logging.WARNING):
+        setup.spool.append(records)
+        setup.run_until_empty()
+    assert setup.count() == len(EDGE_LINES)
+    assert setup.store.count_documents("dead_letters", Scope.everything()) == 0
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    docs = {
+        e.doc["event"]["original"]: e.doc for e in setup.store.search_events(EventQuery(), Scope.everything()).events
+    }
+    first = docs[EDGE_LINES[0].decode()]
+    assert "timestamp_out_of_range" in first["tags"]
+    assert docs[EDGE_LINES[2].decode()]["log"]["syslog"]["procid"] == "123456789012345678901"
+    assert docs[EDGE_LINES[3].decode()]["log"]["syslog"]["msgid"] == "123456789012345678901234567890"
+    sshd = docs[EDGE_LINES[5].decode()]
+    assert sshd["log"]["syslog"]["procid"] == "123456789012345678901"
+    assert sshd["source"]["port"] == "99999999999999999999999"

@@ -13,6 +13,7 @@ import pytest
 from collectors.file_tail import FileTailService, load_states
 from collectors.spool import Spool, SpoolItem
 from sentinel.config import FileSource, SpoolSettings
+from tests.support.faults import file_size_limit
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -212,3 +213,19 @@ def test_a_file_that_appears_later_is_followed(tmp_path: Path) -> None:
         assert raws(t.poll()) == [b"appeared"]
     finally:
         t.close()
+
+
+def test_a_file_waits_where_it_is_while_the_spool_refuses(tail: Tail, log: Path) -> None:
+    write(log, *(f"before {n} " + "x" * 200 for n in range(2000)))  # about 450 KB: the spool segment grows past it
+    assert len(tail.poll()) == 2000
+    (segment,) = (tail.tmp / "spool").glob("*.seg")
+    read_up_to = log.stat().st_size
+    write(log, *(f"during {n}" for n in range(100)))
+    with file_size_limit(segment.stat().st_size + 100):  # the spool's next write fails: "disk full"
+        spooled, _ = tail.service.poll_once(time.time())
+        assert spooled == 0
+        assert tail.service.blocked
+        assert load_states(tail.tmp / "tail_state.json")[str(log)].offset == read_up_to  # not past refused lines
+    items = tail.poll()
+    assert raws(items) == [f"during {n}".encode() for n in range(100)]  # once each, in order
+    assert not tail.service.blocked

@@ -381,3 +381,15 @@ def test_same_line_attributed_to_two_institutions_is_two_events(normalizer: Norm
     moh, lon = INVENTORY.get("moh"), INVENTORY.get("lon")
     assert normalizer.normalize(rec, sender=moh).id != normalizer.normalize(rec, sender=lon).id
     assert normalizer.normalize(rec, sender=moh).id == normalizer.normalize(rec, sender=moh).id
+
+
+def test_a_flood_of_long_unique_host_names_keeps_the_caches_small(normalizer: Normalizer) -> None:
+    from collectors.parsers import fields
+
+    for n in range(2000):
+        host = b"host%d" % n + b"h" * 5000
+        normalizer.normalize(
+            record(b"<34>Oct 11 22:14:15 " + host + b" sshd[1]: Failed password for root from " + host)
+        )
+    kept = sum(len(k[1] or "") for k in normalizer._owners) + sum(map(len, fields._IPS)) + sum(map(len, fields._HOSTS))
+    assert kept < 1_000_000  # without the size bound: 2,000 keys of 5 KB in each cache

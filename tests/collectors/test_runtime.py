@@ -30,7 +30,9 @@ institutions:
 """
 
 
-def make_settings(tmp: Path, files: list[dict[str, str]] | None = None) -> Settings:
+def make_settings(
+    tmp: Path, files: list[dict[str, str]] | None = None, spool: dict[str, object] | None = None
+) -> Settings:
     config = tmp / "sentinel.yaml"
     body = {
         "data_dir": str(tmp / "data"),
@@ -42,15 +44,17 @@ def make_settings(tmp: Path, files: list[dict[str, str]] | None = None) -> Setti
             ],
             "files": files or [],
         },
-        "spool": {"batch_wait_seconds": 0.01},
+        "spool": {"batch_wait_seconds": 0.01, **(spool or {})},
     }
     config.write_bytes(orjson.dumps(body))  # JSON is YAML
     return load_settings(config, environ={})
 
 
 class Service:
-    def __init__(self, tmp: Path, files: list[dict[str, str]] | None = None) -> None:
-        self.settings = make_settings(tmp, files)
+    def __init__(
+        self, tmp: Path, files: list[dict[str, str]] | None = None, spool: dict[str, object] | None = None
+    ) -> None:
+        self.settings = make_settings(tmp, files, spool)
         self.store = SqliteStore(tmp / "data" / "sentinel.db")
         self.store.setup()
         inventory: Inventory = parse_inventory(YamlDocument.parse(INVENTORY, "inventory.yaml"))
@@ -181,3 +185,23 @@ def test_stop_stores_everything_and_saves_stats(tmp_path: Path) -> None:
         assert doc is not None and doc.body["stored"] == 2000 and doc.body["spool_depth"] == 0
     finally:
         store.close()
+
+
+def test_under_the_free_space_floor_records_are_refused_and_the_state_says_why(tmp_path: Path) -> None:
+    s = Service(tmp_path, spool={"min_free_mb": 100_000_000})  # a floor of 100 TB: this disk is under it
+    try:
+        port = s.runtime.bound_ports["syslog_tcp"]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"<13>Oct 11 22:14:15 h app: under the floor\n")
+        deadline = time.monotonic() + 30
+        while len(s.runtime.health.state().problems) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        kinds = {p.kind for p in s.runtime.health.state().problems}
+        assert kinds == {"disk_low", "spool_unwritable"}
+        figures = s.runtime.stats()
+        assert figures.receivers["held_records"] == 1  # held, TCP paused: not accepted into the spool
+        assert figures.spool_refused >= 1
+        assert figures.collection["status"] == "degraded"
+        assert s.store.count_events(EventQuery(), Scope.everything()) == 0
+    finally:
+        s.close()

@@ -76,3 +76,14 @@ def test_truncated_octet_counted_frame_at_close() -> None:
 
 def test_last_line_without_newline_is_kept_at_close() -> None:
     assert feed_all([b"<34>a\n<34>b"]) == [(b"<34>a", None), (b"<34>b", None)]
+
+
+def test_only_an_unterminated_last_line_is_marked_partial() -> None:
+    decoder = FrameDecoder(1024)
+    assert decoder.feed(b"<34>a\n<34>b") == [(b"<34>a", None)]
+    assert decoder.close() == [(b"<34>b", None)]
+    assert decoder.partial_tail
+    whole = FrameDecoder(1024)
+    assert whole.feed(b"<34>a\n") == [(b"<34>a", None)]
+    assert whole.close() == []
+    assert not whole.partial_tail

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from collectors.records import RawRecord
 from collectors.spool import Spool, SpoolItem
-from collectors.syslog_server import TRUNCATED_FRAME, SyslogServer, SyslogThread, peer_address
+from collectors.syslog_server import TRUNCATED_FRAME, SyslogServer, SyslogThread, kernel_udp_drops, peer_address
 from sentinel.config import SpoolSettings, SyslogListener
+from tests.support.faults import file_size_limit
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,9 +35,10 @@ class Receiver:
     """A running server writing to a real spool; ``wait_for`` reads what arrived."""
 
     def __init__(self, tmp: Path, listeners: list[SyslogListener]) -> None:
-        self.spool = Spool(tmp / "spool", SpoolSettings(fsync="never"))
+        self.spool = Spool(tmp / "spool", SpoolSettings(fsync="never", min_free_mb=0))
         self.spool.open()
-        self.thread = SyslogThread(SyslogServer(listeners, self.spool))
+        self.server = SyslogServer(listeners, self.spool)
+        self.thread = SyslogThread(self.server)
         self.bound = self.thread.start()
         self.items: list[SpoolItem] = []
 
@@ -179,3 +183,136 @@ def test_listen_error_names_the_port(tmp_path: Path) -> None:
         with pytest.raises(CollectorError, match=f"port {port}"):
             thread.start()
         spool.close()
+
+
+# resources running out ----------------------------------------------------------------------
+def wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_tcp_senders_are_held_back_while_the_spool_refuses_and_nothing_is_lost(receiver: Receiver) -> None:
+    filler = RawRecord(raw=b"<34>" + b"f" * 60_000, received_at=1.0, origin="syslog:test", transport="tcp")
+    receiver.spool.append([filler] * 16)  # about 1 MB, so that the test's other files stay under the limit
+    receiver.items.extend(receiver.spool.read_batch(100).items)
+    (segment,) = (receiver.spool.directory).glob("*.seg")
+    total = 200_000  # about 9 MB: more than the kernel's socket buffers hold
+    data = b"".join(b"<34>Oct 11 22:14:15 host app: held back %d\n" % n for n in range(total))
+    sent = [0]
+
+    def sender() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            s.settimeout(60)
+            s.connect(("127.0.0.1", receiver.port("tcp")))
+            for start in range(0, len(data), 4096):
+                s.sendall(data[start : start + 4096])  # blocks while the window is closed
+                sent[0] = start + 4096
+
+    with file_size_limit(segment.stat().st_size + 100):  # the next write of the spool fails: "disk full"
+        thread = threading.Thread(target=sender)
+        thread.start()
+        assert wait_until(lambda: receiver.server.paused)
+        for _ in range(50):
+            send_udp(receiver.port("udp"), b"<34>udp while full")
+        assert wait_until(lambda: receiver.server.udp_dropped == 50)
+        time.sleep(0.5)
+        stuck = sent[0]
+        time.sleep(0.5)
+        assert sent[0] == stuck < len(data)  # the sender waits (TCP window closed): nothing is taken from it
+        assert thread.is_alive()
+        assert receiver.spool.unavailable == "File too large"
+    thread.join(60)  # the limit is gone: the held records go in, reading resumes, the sender finishes
+    assert not thread.is_alive()
+    items = receiver.wait_for(16 + total)
+    lines = [i.record.raw for i in items[16:]]
+    assert lines == [b"<34>Oct 11 22:14:15 host app: held back %d" % n for n in range(total)]
+    assert not receiver.server.paused
+    assert receiver.server.figures()["udp_dropped"] == 50
+
+
+def test_a_sender_that_disconnects_mid_line_leaves_a_partial_record(receiver: Receiver) -> None:
+    send_tcp(receiver.port("tcp"), b"<34>whole line\n<34>cut in the midd")
+    items = receiver.wait_for(2)
+    assert [(i.record.raw, i.partial) for i in items] == [(b"<34>whole line", False), (b"<34>cut in the midd", True)]
+
+
+def test_an_idle_connection_is_closed_and_its_fragment_kept_partial(tmp_path: Path) -> None:
+    r = Receiver(tmp_path, [SyslogListener(protocol="tcp", host="127.0.0.1", port=0, idle_timeout_seconds=0.3)])
+    try:
+        with socket.create_connection(("127.0.0.1", r.port("tcp")), timeout=10) as s:
+            s.sendall(b"<34>before going quiet\n<34>half a li")
+            assert s.recv(100) == b""  # the server closed it
+        items = r.wait_for(2)
+        assert [(i.record.raw, i.partial) for i in items] == [
+            (b"<34>before going quiet", False),
+            (b"<34>half a li", True),
+        ]
+        assert r.server.figures()["tcp_idle_closed"] == 1
+    finally:
+        r.close()
+
+
+def test_one_address_holds_at_most_the_configured_connections(tmp_path: Path) -> None:
+    r = Receiver(tmp_path, [SyslogListener(protocol="tcp", host="127.0.0.1", port=0, max_connections_per_source=3)])
+    try:
+        port = r.port("tcp")
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        assert wait_until(lambda: r.server.figures()["tcp_connections"] == 3)
+        refused = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        for s in refused:
+            try:
+                assert s.recv(10) == b""
+            except ConnectionResetError:
+                pass  # closed at once: what a refusal looks like from the sender
+            s.close()
+        assert r.server.figures()["tcp_refused_connections"] == 2
+        held[0].close()
+        assert wait_until(lambda: r.server.figures()["tcp_connections"] == 2)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as again:
+            again.sendall(b"<34>admitted again\n")
+        assert [i.record.raw for i in r.wait_for(1)] == [b"<34>admitted again"]
+        for s in held[1:]:
+            s.close()
+    finally:
+        r.close()
+
+
+def test_kernel_udp_drops_are_read_for_our_sockets() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as quiet:
+        quiet.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        quiet.bind(("127.0.0.1", 0))
+        inode = os.fstat(quiet.fileno()).st_ino
+        assert kernel_udp_drops({inode}) == 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for _ in range(200):  # nobody reads: the buffer fills and the kernel drops the rest
+                sender.sendto(b"x" * 512, quiet.getsockname())
+        drops = kernel_udp_drops({inode})
+        assert drops is not None and drops > 100
+
+
+def may_force_buffers() -> bool:
+    """Whether this process may set socket buffers beyond net.core.rmem_max (CAP_NET_ADMIN)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, 33, 1 << 20)  # SO_RCVBUFFORCE
+        except OSError:
+            return False
+    return True
+
+
+def test_the_udp_receive_buffer_is_the_configured_size(tmp_path: Path) -> None:
+    size = 3 * 1024 * 1024
+    r = Receiver(tmp_path, [SyslogListener(protocol="udp", host="127.0.0.1", port=0, receive_buffer_bytes=size)])
+    try:
+        (endpoint,) = r.server._endpoints
+        sock = endpoint.get_extra_info("socket")
+        got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+        if may_force_buffers():
+            assert got == size  # SO_RCVBUFFORCE: beyond net.core.rmem_max
+        else:
+            assert 0 < got <= size  # capped by net.core.rmem_max (and said so in the log)
+    finally:
+        r.close()

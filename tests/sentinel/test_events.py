@@ -187,3 +187,16 @@ def test_canonical_json_ignores_key_order_and_spacing_only(record: dict[str, Any
     key = rnd.choice(keys)
     changed[key] = [record[key]]  # any value changed
     assert canonical_json(changed) != canonical_json(record)
+
+
+@pytest.mark.parametrize(
+    ("ts", "text"),
+    [
+        (datetime(1, 1, 1, 14, tzinfo=UTC), "0001-01-01T14:00:00.000Z"),
+        (datetime(999, 3, 4, 5, 6, 7, 891000, tzinfo=UTC), "0999-03-04T05:06:07.891Z"),
+        (datetime(9999, 12, 31, 11, 59, 59, tzinfo=UTC), "9999-12-31T11:59:59.000Z"),
+    ],
+)
+def test_timestamps_at_the_edges_of_the_range_are_iso_text(ts: datetime, text: str) -> None:
+    assert format_timestamp(ts) == text
+    assert parse_timestamp(text) == ts

@@ -18,6 +18,7 @@ from typing import Any
 
 from sentinel.detect.engine.health import RunReport
 from sentinel.detect.engine.runner import SCANNING_KINDS, DetectionEngine
+from sentinel.errors import StoreClosed
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class DetectionJob:
             self._next[rule_id] = t + self.intervals[rule_id] - self.tick / 2
         try:
             return self.engine.run_all(now, due)
+        except StoreClosed:  # the service is stopping; the checkpoints make the next start carry on
+            log.info("detection stopped: the store is closed")
+            return []
         except Exception:  # run_all keeps rule failures to their rules; anything else: the next tick
             log.exception("a detection step failed; the next tick tries again")
             return []

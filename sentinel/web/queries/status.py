@@ -8,7 +8,7 @@ from sentinel.web.services import WebServices
 
 
 def collection_status(services: WebServices, principal: Principal) -> StatusReport:
-    report = build_status(services.store, principal.scope)
+    report = build_status(services.store, principal.scope, health=services.collection_health)
     if services.collector_health is not None and principal.scope.institution_id is None:
         # This process's live counters are fresher than the drain's last saved ones.
         report.collector.update(services.collector_health())

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from collectors.parsers.syslog_header import parse_structured_data, parse_syslog, parse_untimed
+from collectors.parsers.syslog_header import parse_structured_data, parse_syslog, parse_untimed, representable
 
 
 def test_rfc3164_with_pri() -> None:
@@ -98,3 +98,28 @@ def test_an_application_time_is_flagged() -> None:
     assert app is not None and app.app_time
     rsyslog = parse_syslog("2026-01-12T06:09:42+03:00 db mysqld[1]: ready")
     assert rsyslog is not None and not rsyslog.app_time and rsyslog.program == "mysqld"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "<34>1 0001-01-01T00:00:00+14:00 host app 12 ID47 - msg",
+        "<34>1 9999-12-31T23:59:59-12:00 host app 12 ID47 - msg",
+        "<34>0001-01-01T00:00:00+14:00 host app: msg",
+        "<34>Jan  1 00:00:00 0001 host app: msg",
+    ],
+)
+def test_a_date_no_utc_time_can_hold_keeps_the_header_without_a_time(line: str) -> None:
+    header = parse_syslog(line)
+    assert header is not None
+    assert header.timestamp is None
+    assert header.invalid_time is not None and header.invalid_time in line
+    assert (header.hostname, header.program, header.message) == ("host", "app", "msg")
+
+
+def test_dates_near_the_edges_that_a_utc_time_holds_are_kept() -> None:
+    header = parse_syslog("<34>1 9999-12-31T10:00:00+02:00 host app 12 - - msg")
+    assert header is not None and header.timestamp is not None and header.invalid_time is None
+    assert representable(datetime(9999, 12, 30))
+    assert not representable(datetime(9999, 12, 31, 23))
+    assert not representable(datetime(1, 1, 1, 0, tzinfo=timezone(timedelta(hours=14))))

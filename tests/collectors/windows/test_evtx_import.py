@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,12 +12,13 @@ import orjson
 import pytest
 from evtx import PyEvtxParser
 
+from collectors.compressed import TruncatedInput
 from collectors.importers import ImportContext, ImportOptions, import_file
 from collectors.normalize import Normalizer
 from collectors.windows.event_json import events_from_json_text
 from collectors.windows.evtx_import import events_from_evtx, is_evtx
 from sentinel.config import Settings
-from sentinel.errors import CollectorError
+from sentinel.errors import CollectorError, ParseError
 from sentinel.events import Event
 from sentinel.inventory import Inventory
 from sentinel.store.base import EventQuery, Scope
@@ -62,7 +65,8 @@ def test_truncated_evtx_reports_instead_of_crashing(shared_data: Path, tmp_path:
     cut = tmp_path / "cut.evtx"
     cut.write_bytes(source.read_bytes()[: 4096 + 600])  # header + a slice of the first chunk
     results = list(events_from_evtx(cut))
-    assert all(isinstance(r, (Event, Exception)) for r in results)
+    assert all(isinstance(r, (Event, Exception, TruncatedInput)) for r in results)
+    assert isinstance(results[-1], TruncatedInput)
 
 
 def _sysmon(record_id: int, event_code: int, second: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -142,3 +146,53 @@ def test_real_evtx_files_imported_twice_are_stored_once(shared_data: Path, impor
     second = [import_file(path, importing) for path in paths]
     assert sum(s.stored for s in second) == 0
     assert sum(s.duplicates for s in second) == sum(s.read for s in second) == sum(s.read for s in first)
+
+
+FIVE_RECORDS = "0b9ad457-2554-44c1-82c2-d56a99c42377.evtx"  # one chunk, five records
+
+
+def record_offsets(data: bytes) -> list[int]:
+    """Where each record of the first chunk starts (record header: magic, size, ...)."""
+    offsets = []
+    at = 4096 + 512
+    while data[at : at + 4] == b"\x2a\x2a\x00\x00":
+        offsets.append(at)
+        at += struct.unpack_from("<I", data, at + 4)[0]
+    return offsets
+
+
+@pytest.fixture
+def five_records(shared_data: Path) -> Path:
+    return next((shared_data / "sigma-regression").rglob(FIVE_RECORDS))
+
+
+def test_a_cut_evtx_gives_the_records_before_the_cut_and_says_it_is_truncated(
+    five_records: Path, tmp_path: Path
+) -> None:
+    data = five_records.read_bytes()
+    whole = [e for e in events_from_evtx(five_records) if isinstance(e, Event)]
+    offsets = record_offsets(data)
+    assert len(whole) == len(offsets) == 5
+    for kept in (0, 3, 5):
+        cut = tmp_path / f"cut{kept}.evtx"
+        cut.write_bytes(data[: offsets[kept] + 100] if kept < 5 else data[:12_000])  # 100 bytes into the next record
+        results = list(events_from_evtx(cut, named_as=five_records))
+        events = [r for r in results if isinstance(r, Event)]
+        assert [e.id for e in events] == [e.id for e in whole[:kept]]
+        assert not [r for r in results if isinstance(r, ParseError)]
+        (report,) = [r for r in results if isinstance(r, TruncatedInput)]
+        assert f"{kept} records read before the cut" in report.reason
+        assert f"cut short at byte {cut.stat().st_size} inside chunk 1" in report.reason
+
+
+def test_missing_chunks_are_reported_even_when_the_cut_falls_between_chunks(five_records: Path, tmp_path: Path) -> None:
+    data = five_records.read_bytes()
+    header = bytearray(data[:4096])
+    struct.pack_into("<H", header, 42, 3)  # the header counts three chunks...
+    struct.pack_into("<I", header, 124, zlib.crc32(bytes(header[:120])))
+    cut = tmp_path / "two-of-three.evtx"
+    cut.write_bytes(bytes(header) + data[4096:] + data[4096:])  # ...and two are there
+    results = list(events_from_evtx(cut))
+    assert len([r for r in results if isinstance(r, Event)]) == 10
+    assert isinstance(results[-1], TruncatedInput)
+    assert "1 more chunk(s) of the 3 its header counts are missing" in results[-1].reason

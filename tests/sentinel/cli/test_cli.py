@@ -156,3 +156,28 @@ def test_bad_values_are_one_message_and_exit_2(
     err = capsys.readouterr().err
     assert exited.value.code == 2, err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_ingest_of_a_truncated_evtx_imports_what_is_there_and_exits_non_zero(
+    config: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    source = next((shared_data / "sigma-regression").rglob("0b9ad457-2554-44c1-82c2-d56a99c42377.evtx"))
+    cut = tmp_path / "cut.evtx"
+    cut.write_bytes(source.read_bytes()[:12_000])  # all five records are before the cut
+    result = run(config, "ingest", "--json", str(cut))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    report = orjson.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[attr-defined]
+    assert (report["read"], report["stored"], report["truncated"]) == (5, 5, True)
+    assert "cut short at byte 12000" in report["errors"][-1]
+    table = run(config, "ingest", str(cut))
+    assert table.exit_code == 1  # type: ignore[attr-defined]
+    assert "truncated" in table.output  # type: ignore[attr-defined]
+
+
+def test_ingest_reads_a_gzip_rotated_log(config: Path, tmp_path: Path) -> None:
+    import gzip
+
+    rotated = tmp_path / "auth.log.2.gz"
+    rotated.write_bytes(gzip.compress((FIXTURES / "auth.log").read_bytes()))
+    report = summary(run(config, "ingest", "--json", str(rotated)))
+    assert (report["read"], report["stored"], report["dead_letters"], report["compression"]) == (6, 5, 1, "gzip")

@@ -499,3 +499,92 @@ def test_files_made_before_are_tightened_at_setup(tmp_path: Path, open_umask: No
     finally:
         store.close()
         conn.close()
+
+
+def test_an_integer_beyond_64_bits_is_stored_as_its_text(store: SqliteStore) -> None:
+    event = new_event(
+        event_id="big-number",
+        timestamp=T0,
+        dataset="system.auth",
+        fields={"source": {"port": 99999999999999999999999}, "process": {"pid": -(2**70)}, "message": "m"},
+        ingested=T0,
+    )
+    result = store.write_events([event])
+    assert (result.created, result.failed) == (1, [])
+    (stored,) = store.search_events(EventQuery(), ALL).events
+    assert stored.doc["source"]["port"] == "99999999999999999999999"
+    assert stored.doc["process"]["pid"] == str(-(2**70))
+
+
+# housekeeping: the WAL's size, space given back after retention -----------------------------
+def big_event(n: int, *, days_ago: int) -> Event:
+    return new_event(
+        event_id=f"big-{n:07d}",
+        timestamp=T0 - timedelta(days=days_ago),
+        dataset="system.auth",
+        fields={"message": f"Failed password for root n{n} " + "x" * 2000},
+        ingested=T0,
+    )
+
+
+def test_retention_gives_the_space_back_in_steps(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "sentinel.db")
+    store.setup()
+    try:
+        for start in range(0, 6000, 1000):
+            store.write_events([big_event(n, days_ago=100 if n < 5000 else 1) for n in range(start, start + 1000)])
+        with store.connections.read("checkpoint") as conn:
+            assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental, for every new database
+        with store.connections.locked_writer("checkpoint") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = (tmp_path / "sentinel.db").stat().st_size
+        assert store.delete_events_before(T0 - timedelta(days=90)) == 5000
+        with store.connections.locked_writer("checkpoint") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        after = (tmp_path / "sentinel.db").stat().st_size
+        assert after < before / 2
+        assert store.count_events(EventQuery(), ALL) == 1000
+        assert store.search_events(EventQuery(text="n5999"), ALL).total == 1
+    finally:
+        store.close()
+
+
+def test_the_wal_stays_near_its_limit_while_readers_hold_snapshots(tmp_path: Path) -> None:
+    from sentinel.store.sqlite_connections import Connections
+
+    path = tmp_path / "sentinel.db"
+    store = SqliteStore(path)
+    limit = 2 * 1024 * 1024
+    # A small limit, a passive checkpoint after every 1 MB, the size checked after every commit.
+    store.connections = Connections(
+        path, wal_limit_bytes=limit, wal_autocheckpoint_bytes=1024 * 1024, wal_check_seconds=0
+    )
+    store.setup()
+    stop = threading.Event()
+
+    def reader() -> None:
+        # A reader busy half of the time (the engine, the API): passive checkpoints rarely find
+        # the WAL free to reset, so without the TRUNCATE checkpoint it would only grow.
+        other = sqlite3.connect(path, isolation_level=None)
+        while not stop.is_set():
+            other.execute("BEGIN")
+            other.execute("SELECT count(*) FROM events").fetchone()
+            stop.wait(0.02)
+            other.execute("COMMIT")
+            stop.wait(0.02)
+        other.close()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    largest = 0
+    try:
+        batch = 200  # about 1.3 MB of WAL per commit
+        for start in range(0, 4000, batch):
+            store.write_events([big_event(n, days_ago=1) for n in range(start, start + batch)])
+            largest = max(largest, (tmp_path / "sentinel.db-wal").stat().st_size)
+    finally:
+        stop.set()
+        thread.join(10)
+        store.close()
+    assert store.connections.wal_truncations > 0
+    assert largest <= limit + 1024 * 1024 * 2  # the limit, plus at most what one commit adds before the check
